@@ -1,0 +1,29 @@
+# Two commands on a fresh Linux machine with Python 3.10+:
+#   make course   run the whole course headless on the offline phantom data
+#   make test     run the test suite (what CI runs)
+# Each creates .venv/ on first use and reuses it afterwards.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= quick
+RUN_DIR ?= runs/$(PROFILE)
+
+.PHONY: course test clean-venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[tf,dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+course: $(STAMP)
+	$(PY) -m helpers.course --profile $(PROFILE) --out $(RUN_DIR)
+
+test: $(STAMP)
+	CXR_GAN_SMOKE=1 $(PY) -m pytest -p no:cacheprovider -q tests --nbval-lax notebooks
+
+clean-venv:
+	rm -rf $(VENV)

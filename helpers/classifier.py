@@ -1,0 +1,97 @@
+"""A small CNN that recognises the seven conditions.
+
+One model serves three purposes in the course:
+
+- checking that the phantom findings are learnable (notebook 01 and the tests);
+- *label fidelity*: does a generated image show the condition it was asked for?
+- an offline feature extractor for FID/KID when ImageNet weights are unavailable.
+
+Inputs are float images in [-1, 1] with shape ``(N, S, S, 1)`` (the GAN's range);
+:func:`to_model_range` converts uint8 arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_model_range(images: np.ndarray) -> np.ndarray:
+    """uint8 ``(N, S, S)`` or ``(N, S, S, 1)`` images to float32 ``(N, S, S, 1)`` in [-1, 1]."""
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[..., None]
+    return x.astype(np.float32) / 127.5 - 1.0
+
+
+def build_classifier(image_size: int = 64, num_classes: int = 7, width: int = 32, name: str = "condition_classifier"):
+    """A compact CNN: conv blocks that halve the resolution down to 8x8, then global pooling.
+
+    The penultimate layer is named ``features`` so it can serve as a feature extractor.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((image_size, image_size, 1), name="image")
+    x = inputs
+    filters = width
+    size = image_size
+    while size > 8:
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        filters = min(filters * 2, 8 * width)
+        size //= 2
+    x = layers.GlobalAveragePooling2D()(x)
+    features = layers.Dense(128, activation="relu", name="features")(x)
+    outputs = layers.Dense(num_classes, name="logits")(layers.Dropout(0.2)(features))
+    return keras.Model(inputs, outputs, name=name)
+
+
+def train_classifier(images, labels, val_images=None, val_labels=None, epochs: int = 8,
+                     batch_size: int = 64, seed: int = 0, width: int = 32, verbose: int = 0,
+                     augment: bool = True):
+    """Train :func:`build_classifier` on images in [-1, 1] and integer labels; return the model.
+
+    ``augment`` adds small random shifts and flips-free intensity jitter, which keeps the
+    classifier from latching onto exact pixel positions.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    images = np.asarray(images, np.float32)
+    labels = np.asarray(labels, np.int64)
+    num_classes = int(labels.max()) + 1 if labels.size else 7
+    model = build_classifier(images.shape[1], max(num_classes, 7), width)
+    steps = epochs * int(np.ceil(len(labels) / batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    ds = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(labels), seed=seed)
+    if augment:
+        pad = max(images.shape[1] // 16, 1)
+        size = images.shape[1]
+
+        def jitter(x, y):
+            x = tf.image.resize_with_crop_or_pad(x, size + 2 * pad, size + 2 * pad)
+            x = tf.image.random_crop(x, (size, size, 1))
+            return x, y
+        ds = ds.map(jitter, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    val = None
+    if val_images is not None:
+        val = (np.asarray(val_images, np.float32), np.asarray(val_labels, np.int64))
+    model.fit(ds, epochs=epochs, validation_data=val, verbose=verbose)
+    return model
+
+
+def predict_classes(model, images, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities ``(N, C)`` for images in [-1, 1]."""
+    import tensorflow as tf
+
+    logits = model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
+    return tf.nn.softmax(logits).numpy()

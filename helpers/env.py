@@ -1,0 +1,90 @@
+"""Where am I running? Colab / GPU detection and paths for the notebooks' Setup cells."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+#: Where the course lives; the Colab badges and the Colab install cell point here.
+REPO = "cxr-gan-course/cxr-gan-course"
+#: The tag Colab installs the helpers package from, so a notebook and its helpers match.
+PINNED_REF = "v0.1.0"
+SMOKE_ENV = "CXR_GAN_SMOKE"
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def project_dir() -> Path:
+    """The repository root when running inside a checkout, else the current folder (Colab)."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "helpers").is_dir():
+            return folder
+    return here
+
+
+def resolve(path, default: str) -> Path:
+    """``path`` (or ``default`` when None/empty) made absolute against :func:`project_dir`."""
+    p = Path(path or default).expanduser()
+    return p if p.is_absolute() else project_dir() / p
+
+
+def smoke_mode(flag: bool = False) -> bool:
+    """Smoke mode (tiny data, few steps) if asked for, or if ``CXR_GAN_SMOKE=1`` (set by CI for nbval)."""
+    return bool(flag) or os.environ.get(SMOKE_ENV, "") == "1"
+
+
+def describe_runtime(verbose: bool = True) -> dict:
+    """Print and return Python / TensorFlow / Keras versions, Colab and GPU status.
+
+    When no GPU is found it says how to turn one on, since training notebooks are
+    slow without one.
+    """
+    info = {"python": platform.python_version(), "colab": in_colab(), "gpus": []}
+    try:
+        import keras
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        info["keras"] = keras.__version__
+        info["gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
+    except ImportError:
+        info["tensorflow"] = None
+    if verbose:
+        print(f"Python {info['python']} | TensorFlow {info.get('tensorflow')} | Keras {info.get('keras')} | "
+              f"Colab: {'yes' if info['colab'] else 'no'}")
+        if info["gpus"]:
+            print(f"GPU: {', '.join(info['gpus'])}")
+        elif info["colab"]:
+            print("No GPU. In Colab: Runtime > Change runtime type > T4 GPU, then rerun this cell.")
+        else:
+            print("No GPU found: everything runs on the CPU (fine for notebooks 01-03 and smoke runs).")
+    return info
+
+
+def notebook_settings(data_source: str, data_dir, image_size: int, run_dir, smoke: bool,
+                      phantoms_per_class: int, seed: int):
+    """Resolve a notebook's parameters: ``(smoke, run_dir, data_dir, phantoms_per_class)``.
+
+    Smoke mode caps the phantom count at 30 per class and uses its own phantom folder,
+    so a smoke run never leaves a tiny dataset where a real run would pick it up.
+    The run folder is created.
+    """
+    valid = ("phantom", "nih", "chestmnist")
+    if data_source not in valid:
+        raise ValueError(f"DATA_SOURCE={data_source!r} is unknown; use one of {', '.join(valid)}")
+    smoke = smoke_mode(smoke)
+    if smoke:
+        phantoms_per_class = min(phantoms_per_class, 30)
+    defaults = {"phantom": f"data/phantoms-{image_size}px-{phantoms_per_class}pc-seed{seed}",
+                "chestmnist": "data/chestmnist", "nih": "data/nih"}
+    run_dir = resolve(run_dir, "runs/course")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"DATA_SOURCE={data_source} | DATA_DIR={resolve(data_dir, defaults[data_source])} | "
+          f"IMAGE_SIZE={image_size} | SMOKE={smoke} | RUN_DIR={run_dir}")
+    return smoke, run_dir, resolve(data_dir, defaults[data_source]), phantoms_per_class

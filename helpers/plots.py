@@ -1,0 +1,71 @@
+"""Figures shared by the notebooks: image grids, class bars, heatmaps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from helpers import CLASSES
+
+
+def class_grid(images, labels, classes=CLASSES, per_class: int = 6, seed: int = 0, title: str | None = None,
+               scale: float = 1.3):
+    """A figure with one row per class and ``per_class`` example images in each.
+
+    ``images`` may be uint8 or float in [-1, 1], ``(N, S, S)`` or ``(N, S, S, 1)``.
+    A class without images gets an empty row labelled "(none present)".
+    """
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * scale, len(classes) * scale),
+                             squeeze=False)
+    for c, name in enumerate(classes):
+        idx = np.flatnonzero(labels == c)
+        pick = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else []
+        for j in range(per_class):
+            ax = axes[c, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(pick):
+                ax.imshow(_to_display(images[pick[j]]), cmap="gray", vmin=0, vmax=255)
+            else:
+                ax.axis("off")
+            if j == 0:
+                ax.set_ylabel(name if len(idx) else f"{name}\n(none present)", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _to_display(image) -> np.ndarray:
+    x = np.asarray(image)
+    if x.ndim == 3:
+        x = x[..., 0]
+    if x.dtype != np.uint8:
+        x = np.clip((x + 1.0) * 127.5, 0, 255)
+    return x
+
+
+def save_figure(fig, run_dir, name: str) -> Path:
+    """Save ``fig`` as ``run_dir/figures/name.png`` and return the path."""
+    path = Path(run_dir) / "figures" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+def bar_counts(counts, title: str, log: bool = False, ax=None):
+    """Horizontal bar chart of a pandas Series of counts."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.35 * len(counts) + 1))
+    counts.sort_values().plot.barh(ax=ax, logx=log, color="#4C72B0")
+    ax.set_title(title)
+    ax.set_xlabel("images" + (" (log scale)" if log else ""))
+    return ax

@@ -1,0 +1,359 @@
+"""Decode once, train many times: the uint8 image cache and the ``tf.data`` pipeline.
+
+Decoding a 1024x1024 PNG costs far more than a training step needs at 64 or 128
+pixels, so every image is decoded and resized **once**, in parallel on all cores,
+into a cache of uint8 squares keyed by the source, the size and the class
+selection. Reruns with the same settings open the cache in seconds. The cache is a
+memory-mapped ``.npy`` file, so a dataset larger than memory streams from disk,
+and an interrupted build resumes where it stopped.
+
+Resizing choices (shown with pictures in notebook 02):
+
+- **Centre crop to a square**, not letterbox. NIH images are already square
+  (1024x1024), so for them this is a no-op; for the odd non-square image a crop
+  loses a thin margin of shoulder or abdomen, while letterboxing would add black
+  bars that the GAN would dutifully learn to draw. ``fit="letterbox"`` is
+  available for data where the margins matter.
+- **Antialiased downscaling**: Pillow's box ``reduce`` to within 3x of the target,
+  then Lanczos. Plain nearest or bilinear sampling of a 16x reduction aliases rib
+  edges into moire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers import CLASSES
+from helpers.data import (DataError, ImageReadError, LoadReport, check_classes, find_metadata,
+                          load_chestmnist_npz, load_nih, read_gray8)
+
+CACHE_VERSION = 1
+FITS = ("crop", "letterbox")
+
+
+def default_cache_dir() -> Path:
+    """``$CXR_GAN_CACHE`` if set, else ``~/.cache/cxr-gan``."""
+    return Path(os.environ.get("CXR_GAN_CACHE", Path.home() / ".cache" / "cxr-gan"))
+
+
+def resize_square(image: np.ndarray, size: int, fit: str = "crop") -> np.ndarray:
+    """Make a uint8 grayscale image square (centre crop or letterbox) and resize it to ``size``."""
+    from PIL import Image
+
+    if fit not in FITS:
+        raise DataError(f"fit={fit!r} is unknown; use one of {FITS}")
+    h, w = image.shape
+    if fit == "crop":
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        image = image[top:top + side, left:left + side]
+    elif h != w:
+        side = max(h, w)
+        canvas = np.zeros((side, side), np.uint8)
+        top, left = (side - h) // 2, (side - w) // 2
+        canvas[top:top + h, left:left + w] = image
+        image = canvas
+    if image.shape[0] == size:
+        return np.ascontiguousarray(image)
+    pil = Image.fromarray(image, mode="L")
+    return np.asarray(pil.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0), dtype=np.uint8)
+
+
+def decode_resize(path, size: int, fit: str = "crop") -> np.ndarray:
+    """Decode an image file to 8-bit grayscale and resize it to a ``size`` square."""
+    return resize_square(read_gray8(path), size, fit)
+
+
+def _decode_task(task):
+    """Worker: returns (row, array or None, error message or None)."""
+    row, path, size, fit = task
+    try:
+        return row, decode_resize(path, size, fit), None
+    except ImageReadError as exc:
+        return row, None, str(exc.__cause__ or exc)
+
+
+def decode_many(paths, size: int, fit: str = "crop", workers: int | None = None, progress: bool = True,
+                start: int = 0, chunksize: int = 8):
+    """Yield ``(row, image_or_None, error_or_None)`` for ``paths[start:]``, decoding in parallel.
+
+    Uses a process pool (``spawn``, safe after TensorFlow has started threads) on
+    ``workers`` cores (default: all). Small jobs run in this process.
+    """
+    tasks = [(i, str(p), size, fit) for i, p in enumerate(paths) if i >= start]
+    workers = workers or os.cpu_count() or 1
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(paths), initial=start, desc=f"decode+resize to {size}px", unit="img",
+                   mininterval=1.0)
+    try:
+        if workers == 1 or len(tasks) < 64:
+            results = map(_decode_task, tasks)
+            for item in results:
+                if bar:
+                    bar.update(1)
+                yield item
+        else:
+            import multiprocessing as mp
+            with mp.get_context("spawn").Pool(workers) as pool:
+                for item in pool.imap(_decode_task, tasks, chunksize=chunksize):
+                    if bar:
+                        bar.update(1)
+                    yield item
+    finally:
+        if bar:
+            bar.close()
+
+
+# --------------------------------------------------------------------------- the cache
+
+@dataclass
+class CachedData:
+    """A decoded dataset: ``images[i]`` is the uint8 square of ``table.iloc[i]``."""
+
+    images: np.ndarray          # (N, S, S) uint8, usually a read-only memory map
+    table: pd.DataFrame         # image, condition, label, split, patient, ... one row per image
+    classes: tuple
+    size: int
+    report: LoadReport
+    cache_path: Path | None = None
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Row indices and labels of one split (``train``, ``val`` or ``test``)."""
+        rows = np.flatnonzero(self.table["split"].to_numpy() == name)
+        return rows, self.table["label"].to_numpy()[rows]
+
+    def subset(self, rows) -> "CachedData":
+        """A view of some rows (images loaded into memory), e.g. to mimic another class balance."""
+        rows = np.asarray(rows)
+        return CachedData(np.asarray(self.images[rows]), self.table.iloc[rows].reset_index(drop=True),
+                          self.classes, self.size, self.report, self.cache_path)
+
+    def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Images (uint8, loaded into memory) and labels of one split."""
+        rows, labels = self.split(name)
+        return np.asarray(self.images[rows]), labels
+
+
+def cache_key(**parts) -> str:
+    """Stable short hash of the settings that determine the cache's contents."""
+    blob = json.dumps({"version": CACHE_VERSION, **parts}, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def build_cache(paths, names, size: int, cache_dir, key: str, fit: str = "crop", workers=None,
+                progress: bool = True, chunk: int = 2048) -> tuple[Path, dict]:
+    """Decode ``paths`` into ``cache_dir/key/`` (``images.npy`` + ``index.csv`` + ``meta.json``).
+
+    Returns ``(folder, skipped)`` where ``skipped`` maps file name to the reason it
+    could not be decoded. Unreadable images are skipped, counted and named in a
+    warning; they never stop the build. The build writes to ``key.partial/`` and
+    records progress after every ``chunk`` images, so an interrupted build resumes;
+    the folder is renamed into place only when complete.
+    """
+    final = Path(cache_dir) / key
+    if (final / "meta.json").is_file():
+        meta = json.loads((final / "meta.json").read_text())
+        return final, meta.get("skipped", {})
+    partial = Path(cache_dir) / f"{key}.partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    n = len(paths)
+    progress_file = partial / "progress.json"
+    state = {"next": 0, "skipped": {}, "n": n, "size": size}
+    mode = "w+"
+    if progress_file.is_file() and (partial / "raw.npy").is_file():
+        saved = json.loads(progress_file.read_text())
+        if saved.get("n") == n and saved.get("size") == size:
+            state, mode = saved, "r+"
+    raw = np.lib.format.open_memmap(partial / "raw.npy", mode=mode, dtype=np.uint8, shape=(n, size, size))
+    if state["next"]:
+        print(f"resuming cache build at image {state['next']:,} of {n:,}")
+    ok = np.ones(n, bool)
+    for name in state["skipped"]:
+        ok[names.index(name)] = False
+    done_since_save = 0
+    for row, image, error in decode_many(paths, size, fit, workers, progress, start=state["next"]):
+        if image is None:
+            ok[row] = False
+            state["skipped"][names[row]] = error
+        else:
+            raw[row] = image
+        state["next"] = row + 1
+        done_since_save += 1
+        if done_since_save >= chunk:
+            raw.flush()
+            progress_file.write_text(json.dumps(state))
+            done_since_save = 0
+    raw.flush()
+    keep = np.flatnonzero(ok)
+    images = np.lib.format.open_memmap(partial / "images.npy", mode="w+", dtype=np.uint8,
+                                       shape=(len(keep), size, size))
+    for start in range(0, len(keep), chunk):  # compact in chunks: never the whole set in memory
+        images[start:start + chunk] = raw[keep[start:start + chunk]]
+    images.flush()
+    del images, raw
+    (partial / "raw.npy").unlink()
+    pd.DataFrame({"image": [names[i] for i in keep]}).to_csv(partial / "index.csv", index=False)
+    meta = {"size": size, "fit": fit, "count": int(len(keep)), "skipped": state["skipped"],
+            "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+    (partial / "meta.json").write_text(json.dumps(meta, indent=1))
+    progress_file.unlink(missing_ok=True)
+    if final.exists():
+        shutil.rmtree(final)
+    partial.rename(final)
+    if state["skipped"]:
+        listed = "; ".join(f"{k} ({v})" for k, v in list(state["skipped"].items())[:5])
+        warnings.warn(f"skipped {len(state['skipped'])} of {n} images that could not be decoded: {listed}",
+                      stacklevel=2)
+    return final, state["skipped"]
+
+
+def _open_cache(folder: Path, table: pd.DataFrame, report: LoadReport, classes, size) -> CachedData:
+    """Open a cache folder and align ``table`` to its rows (images skipped at build time drop out)."""
+    index = pd.read_csv(folder / "index.csv", dtype=str)
+    images = np.load(folder / "images.npy", mmap_mode="r")
+    by_name = table.set_index("image", drop=False)
+    unknown = ~index["image"].isin(by_name.index)
+    if unknown.any() or len(images) != len(index):
+        raise DataError(f"cache {folder} does not match the dataset it was keyed on "
+                        f"({int(unknown.sum())} unknown images); delete that folder to rebuild it")
+    table = by_name.loc[index["image"]].reset_index(drop=True)
+    return CachedData(images, table, tuple(classes), size, report, folder)
+
+
+def load_dataset(source: str = "phantom", data_dir=None, size: int = 64, classes=CLASSES,
+                 multi_label: bool = False, seed: int = 0, val_fraction: float = 0.1,
+                 test_fraction: float = 0.2, cache_dir=None, fit: str = "crop", workers=None,
+                 phantom_per_class: int = 300, progress: bool = True) -> CachedData:
+    """The one entry point the notebooks use: any source to a decoded, split :class:`CachedData`.
+
+    ``source`` is ``"phantom"`` (the offline default: writes phantoms into ``data_dir``
+    first if it holds none), ``"nih"`` (NIH / Kaggle layout in ``data_dir``) or
+    ``"chestmnist"`` (``chestmnist_<size>.npz`` in ``data_dir``, downloaded if missing).
+    """
+    classes = check_classes(classes)
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    if source == "phantom":
+        from helpers.phantoms import write_dataset
+        data_dir = Path(data_dir or f"data/phantoms-{size}")
+        try:
+            find_metadata(data_dir)
+        except FileNotFoundError:
+            print(f"no dataset in {data_dir}: writing {phantom_per_class} phantoms per class at {size}px")
+            write_dataset(data_dir, phantom_per_class, size, seed=seed, progress=progress)
+        source = "nih"
+    if source == "nih":
+        if data_dir is None:
+            raise DataError("DATA_SOURCE 'nih' needs DATA_DIR: the folder with the metadata CSV and images_* folders")
+        table, report = load_nih(data_dir, classes, multi_label, val_fraction, test_fraction, seed, verbose=progress)
+        csv_path = Path(report.metadata)
+        stat = csv_path.stat()
+        key = cache_key(source="nih", folder=str(csv_path.parent.resolve()), csv=csv_path.name,
+                        csv_size=stat.st_size, csv_mtime=int(stat.st_mtime), present=report.present,
+                        size=size, classes=classes, multi_label=multi_label, fit=fit)
+        folder, skipped = build_cache(table["path"].tolist(), table["image"].tolist(), size, cache_dir, key,
+                                      fit, workers, progress)
+        report.skipped = skipped
+        return _open_cache(folder, table, report, classes, size)
+    if source == "chestmnist":
+        from helpers.data import CHESTMNIST_FILES, download_chestmnist
+        data_dir = Path(data_dir or "data/chestmnist")
+        available = sorted(data_dir.glob("chestmnist_*.npz")) if data_dir.is_dir() else []
+        wanted = data_dir / f"chestmnist_{size}.npz"
+        if wanted.is_file():
+            npz = wanted
+        elif available:
+            npz = available[-1]
+        else:
+            npz = download_chestmnist(min(CHESTMNIST_FILES, key=lambda s: (s < size, abs(s - size))), data_dir)
+        images, table = load_chestmnist_npz(npz, classes, multi_label)
+        report = LoadReport(metadata=str(npz), listed=len(images), selected=len(images), present=len(images))
+        key = cache_key(source="chestmnist", file=str(npz.resolve()), bytes=npz.stat().st_size, size=size,
+                        classes=classes, multi_label=multi_label)
+        folder = cache_dir / key
+        if not (folder / "meta.json").is_file():
+            partial = cache_dir / f"{key}.partial"
+            partial.mkdir(parents=True, exist_ok=True)
+            out = np.lib.format.open_memmap(partial / "images.npy", mode="w+", dtype=np.uint8,
+                                            shape=(len(images), size, size))
+            for i, img in enumerate(images):
+                out[i] = resize_square(img, size, fit)
+            out.flush()
+            del out
+            table[["image"]].to_csv(partial / "index.csv", index=False)
+            (partial / "meta.json").write_text(json.dumps({"size": size, "count": len(images), "skipped": {}}))
+            if folder.exists():
+                shutil.rmtree(folder)
+            partial.rename(folder)
+        return _open_cache(folder, table, report, classes, size)
+    raise DataError(f"DATA_SOURCE {source!r} is unknown; use 'phantom', 'nih' or 'chestmnist'")
+
+
+# --------------------------------------------------------------------------- tf.data
+
+def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Inverse-frequency weights that make every class equally likely (absent classes get 0)."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    weights = np.where(counts > 0, 1.0, 0.0)
+    return weights / weights.sum()
+
+
+def make_dataset(data: CachedData, split: str = "train", batch_size: int = 64, shuffle: bool = True,
+                 balanced: bool = False, repeat: bool = False, drop_remainder: bool = True, seed: int = 0):
+    """A ``tf.data.Dataset`` of ``(images, labels)`` batches from the cache.
+
+    Images come out as float32 ``(B, S, S, 1)`` scaled to [-1, 1]; labels as int32.
+    Batches of indices are gathered from the memory-mapped cache, so nothing larger
+    than a batch is held in memory. ``balanced=True`` draws every class equally often
+    (with replacement; the stream is infinite), the remedy for NIH's 28:1 imbalance.
+    """
+    import tensorflow as tf
+
+    rows, labels = data.split(split)
+    if len(rows) == 0:
+        raise DataError(f"split {split!r} is empty; splits present: {sorted(data.table['split'].unique())}")
+    num_classes = len(data.classes)
+    size = data.size
+    if balanced:
+        streams, weights = [], []
+        for c in range(num_classes):
+            idx = rows[labels == c]
+            if len(idx):
+                streams.append(tf.data.Dataset.from_tensor_slices(idx).repeat()
+                               .shuffle(min(len(idx), 10_000), seed=seed + c))
+                weights.append(1.0)
+        ds = tf.data.Dataset.sample_from_datasets(streams, weights=[w / sum(weights) for w in weights],
+                                                  seed=seed)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(rows)
+        if shuffle:
+            ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    all_labels = data.table["label"].to_numpy().astype(np.int32)
+    images = data.images
+
+    def gather(idx):
+        order = np.sort(idx)  # sorted reads are sequential on the memory map
+        return images[order], all_labels[order]
+
+    def load(idx):
+        x, y = tf.numpy_function(gather, [idx], [tf.uint8, tf.int32])
+        x.set_shape([batch_size if drop_remainder else None, size, size])
+        y.set_shape([batch_size if drop_remainder else None])
+        x = tf.cast(x[..., None], tf.float32) / 127.5 - 1.0
+        return x, y
+
+    return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,25 @@
+"""Shared fixtures. Every test runs offline; TensorFlow logs are quietened."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+NIH_SAMPLE = ROOT.parent / "shared" / "nih-sample"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Point the decode cache at a per-session temporary folder, never the user's."""
+    monkeypatch.setenv("CXR_GAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def phantom_dir(tmp_path_factory):
+    """A small phantom dataset in the NIH layout: 12 images per class at 64 px."""
+    from helpers.phantoms import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("phantoms"), per_class=12, size=64, seed=3, progress=False)

@@ -1,0 +1,45 @@
+"""helpers.course: the headless runner executes, skips what is done, and names failures."""
+
+import json
+
+import nbformat
+import pytest
+
+from helpers.course import main, notebook_parameters, run_course
+
+
+def _tiny_notebook(path, body="print(VALUE)"):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("VALUE = 1\nSMOKE = False\nRUN_DIR = 'x'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.notebook
+def test_runs_skips_and_forces(tmp_path):
+    nb = _tiny_notebook(tmp_path / "01_tiny.ipynb")
+    lines = []
+    records = run_course("smoke", tmp_path / "run", notebooks=[nb], log=lines.append)
+    assert records[0]["status"] == "done"
+    stamp = json.loads((tmp_path / "run" / "executed" / "01_tiny.params.json").read_text())
+    assert stamp == {"SMOKE": True, "RUN_DIR": str((tmp_path / "run").resolve())}  # only declared parameters
+    assert run_course("smoke", tmp_path / "run", notebooks=[nb], log=lines.append)[0]["status"] == "skipped"
+    assert run_course("smoke", tmp_path / "run", notebooks=[nb], force=True, log=lines.append)[0]["status"] == "done"
+    assert any(line.startswith("[skip] 01_tiny.ipynb") for line in lines)
+
+
+@pytest.mark.notebook
+def test_failure_names_notebook_and_cell(tmp_path):
+    nb = _tiny_notebook(tmp_path / "02_broken.ipynb", body="raise ValueError('boom')")
+    with pytest.raises(RuntimeError, match=r"02_broken.ipynb failed in cell 2 `raise ValueError\('boom'\)` \(ValueError: boom\)"):
+        run_course("smoke", tmp_path / "run", notebooks=[nb], log=lambda s: None)
+
+
+def test_unknown_profile():
+    with pytest.raises(ValueError, match="profile 'huge' is unknown; use one of smoke, quick, full"):
+        notebook_parameters("huge")
+    with pytest.raises(SystemExit):
+        main(["--profile", "huge"])

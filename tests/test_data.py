@@ -1,0 +1,272 @@
+"""helpers.data: NIH metadata variants, image modes, bad input, splits, ChestMNIST, the summary CLI."""
+
+import re
+import shutil
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from helpers import CLASSES
+from helpers.data import (CHESTMNIST_LABELS, DataError, ImageReadError, chestmnist_conditions,
+                          download_chestmnist, find_metadata, load_chestmnist_npz, load_nih, main,
+                          read_gray8, read_nih_metadata, select_classes, split_by_patient)
+from helpers.preprocess import load_dataset
+
+from conftest import NIH_SAMPLE
+
+V2020_HEADER = ("Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
+                "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y]")
+ROWS = [
+    ("00000001_000.png", "No Finding", 0, 1, 57, "M", "PA"),
+    ("00000001_001.png", "Effusion|Infiltration", 1, 1, 58, "M", "AP"),
+    ("00000002_000.png", "Mass", 0, 2, 80, "F", "PA"),
+    ("00000003_000.png", "Hernia", 0, 3, 70, "F", "PA"),
+    ("00000004_000.png", "Effusion", 0, 4, 40, "M", "AP"),
+]
+
+
+def write_csv(path, header, rows, trailing="", age_fmt="{}"):
+    lines = [header + trailing]
+    for r in rows:
+        fields = [r[0], r[1], str(r[2]), str(r[3]), age_fmt.format(r[4]), r[5], r[6], "2500", "2048", "0.143", "0.143"]
+        lines.append(",".join(fields) + trailing)
+    path.write_text("\r\n".join(lines) + "\r\n")
+    return path
+
+
+def write_png(path, value=128, size=32, mode="L"):
+    arr = np.full((size, size), value, np.uint8)
+    Image.fromarray(arr, mode="L").convert(mode).save(path)
+
+
+@pytest.mark.parametrize("variant", ["v2020", "2017", "sample"])
+def test_metadata_variants_parse_the_same(tmp_path, variant):
+    if variant == "v2020":
+        path = write_csv(tmp_path / "Data_Entry_2017_v2020.csv", V2020_HEADER, ROWS)
+    elif variant == "2017":
+        path = write_csv(tmp_path / "Data_Entry_2017.csv", V2020_HEADER, ROWS, trailing=",", age_fmt="{:03d}Y")
+    else:
+        header = ("Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
+                  "OriginalImageWidth,OriginalImageHeight,OriginalImagePixelSpacing_x,OriginalImagePixelSpacing_y")
+        path = write_csv(tmp_path / "sample_labels.csv", header, ROWS, age_fmt="{:03d}Y")
+    meta = read_nih_metadata(path)
+    assert list(meta["image"]) == [r[0] for r in ROWS]
+    assert list(meta["patient"]) == [1, 1, 2, 3, 4]
+    assert list(meta["age"]) == [57, 58, 80, 70, 40]
+    assert list(meta["width"]) == [2500] * 5 and list(meta["spacing_y"]) == [0.143] * 5
+    assert find_metadata(tmp_path) == path
+
+
+def test_metadata_with_wrong_header_names_file_and_columns(tmp_path):
+    path = tmp_path / "Data_Entry_2017.csv"
+    path.write_text("image,label,patient\na.png,Mass,1\n")
+    with pytest.raises(DataError, match=re.escape(str(path)) + ".*lacks Image Index"):
+        read_nih_metadata(path)
+
+
+def test_rows_without_patient_id_are_counted_not_silently_dropped(tmp_path):
+    rows = ROWS + [("00000009_000.png", "Mass", 0, "abc", 50, "M", "PA")]
+    path = write_csv(tmp_path / "Data_Entry_2017_v2020.csv", V2020_HEADER, rows)
+    with pytest.warns(UserWarning, match=r"skipped 1 of 6 rows .*CSV lines 7"):
+        meta = read_nih_metadata(path)
+    assert len(meta) == 5
+
+
+def test_missing_metadata_lists_what_was_looked_for(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Data_Entry_2017_v2020.csv, Data_Entry_2017.csv, sample_labels.csv"):
+        find_metadata(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        find_metadata(tmp_path / "nope")
+
+
+def test_unknown_class_lists_valid_names(tmp_path):
+    meta = read_nih_metadata(write_csv(tmp_path / "Data_Entry_2017_v2020.csv", V2020_HEADER, ROWS))
+    with pytest.raises(DataError, match=r"unknown class name\(s\) 'Pneumonitis'; valid names are: No Finding, .*Hernia"):
+        select_classes(meta, ["Mass", "Pneumonitis"])
+
+
+def test_single_label_by_default_and_multi_label_option(tmp_path):
+    meta = read_nih_metadata(write_csv(tmp_path / "Data_Entry_2017_v2020.csv", V2020_HEADER, ROWS))
+    single = select_classes(meta)
+    assert list(single["image"]) == ["00000001_000.png", "00000002_000.png", "00000004_000.png"]
+    assert list(single["label"]) == [0, CLASSES.index("Mass"), CLASSES.index("Effusion")]
+    multi = select_classes(meta, multi_label=True)
+    row = multi.set_index("image").loc["00000001_001.png"]
+    # Effusion has 1 single-label image, Infiltration 0: the rarer one is assigned
+    assert row["condition"] == "Infiltration" and row["finding_labels"] == "Effusion|Infiltration"
+    assert "00000003_000.png" not in set(multi["image"])  # Hernia is not a selected class
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA", "P"])
+def test_8bit_modes_become_gray(tmp_path, mode):
+    path = tmp_path / f"x_{mode}.png"
+    write_png(path, value=200, mode=mode)
+    out = read_gray8(path)
+    assert out.dtype == np.uint8 and out.shape == (32, 32)
+    assert abs(int(out.mean()) - 200) <= 1
+
+
+def test_16bit_is_rescaled_not_clipped(tmp_path):
+    arr = np.linspace(0, 4095, 64 * 64).reshape(64, 64).astype(np.uint16)  # 12-bit data in a 16-bit PNG
+    path = tmp_path / "x16.png"
+    Image.fromarray(arr).save(path)
+    assert Image.open(path).mode.startswith("I")
+    out = read_gray8(path)
+    assert out.min() == 0 and out.max() == 255
+    assert len(np.unique(out)) > 200  # a ramp, not a clipped white block
+
+
+def test_truncated_png_raises_with_file_name(tmp_path):
+    good = tmp_path / "good.png"
+    write_png(good, size=256)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ImageReadError, match="bad.png"):
+        read_gray8(bad)
+
+
+@pytest.fixture
+def nih_like(tmp_path):
+    """A tiny NIH-layout folder with 3 of 4 selected images present, one of them corrupt."""
+    root = tmp_path / "nih"
+    images = root / "images_001" / "images"
+    images.mkdir(parents=True)
+    write_csv(root / "Data_Entry_2017_v2020.csv", V2020_HEADER, ROWS)
+    write_png(images / "00000001_000.png", 10, size=100)
+    write_png(images / "00000002_000.png", 20, size=100)
+    (images / "00000004_000.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    return root
+
+
+def test_partial_download_and_corrupt_image_are_counted(nih_like, tmp_path, capsys):
+    with pytest.warns(UserWarning, match=r"skipped 1 of 3 images .*00000004_000.png"):
+        data = load_dataset("nih", nih_like, size=16, cache_dir=tmp_path / "c", progress=True)
+    assert data.report.selected == 3 and data.report.present == 3 and data.report.missing == 0
+    assert list(data.report.skipped) == ["00000004_000.png"]
+    assert len(data.table) == 2 and data.images.shape == (2, 16, 16)
+    assert int(data.images[list(data.table["image"]).index("00000002_000.png")].mean()) == 20
+    (nih_like / "images_001" / "images" / "00000002_000.png").unlink()
+    table, report = load_nih(nih_like)
+    assert report.missing == 1 and report.present == 2
+    assert "1 of 3 selected images listed in Data_Entry_2017_v2020.csv are not on disk" in capsys.readouterr().out
+
+
+def test_flat_folder_layout(nih_like):
+    flat = nih_like.parent / "flat"
+    flat.mkdir()
+    shutil.copy(nih_like / "Data_Entry_2017_v2020.csv", flat)
+    for p in (nih_like / "images_001" / "images").glob("*.png"):
+        shutil.copy(p, flat)
+    table, report = load_nih(flat)
+    assert report.present == 3
+
+
+def test_no_images_at_all_is_a_clear_error(tmp_path):
+    write_csv(tmp_path / "Data_Entry_2017_v2020.csv", V2020_HEADER, ROWS)
+    with pytest.raises(DataError, match="none of the 3 selected images .* Check DATA_DIR"):
+        load_nih(tmp_path)
+
+
+def _many_patients(n=200):
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"image": [f"{i:08d}.png" for i in range(n * 3)],
+                         "patient": np.repeat(np.arange(n), 3), "label": rng.integers(0, 7, n * 3)})
+
+
+def test_random_split_is_patient_disjoint():
+    df = split_by_patient(_many_patients(), val_fraction=0.1, test_fraction=0.2, seed=1)
+    assert df.groupby("patient")["split"].nunique().max() == 1
+    shares = df.drop_duplicates("patient")["split"].value_counts(normalize=True)
+    assert shares["test"] == pytest.approx(0.2, abs=0.01) and shares["val"] == pytest.approx(0.1, abs=0.01)
+
+
+def test_official_lists_define_test_and_val_is_carved_by_patient(tmp_path):
+    df = _many_patients(50)
+    test_images = df[df["patient"] < 10]["image"]
+    (tmp_path / "test_list.txt").write_text("\n".join(test_images) + "\n")
+    (tmp_path / "train_val_list.txt").write_text("\n".join(df[df["patient"] >= 10]["image"]) + "\n")
+    out = split_by_patient(df, tmp_path, val_fraction=0.1, test_fraction=0.2)
+    assert set(out.loc[out["split"] == "test", "patient"]) == set(range(10))
+    assert out.groupby("patient")["split"].nunique().max() == 1
+    assert (out["split"] == "val").any()
+
+
+def test_bad_split_fractions():
+    with pytest.raises(DataError, match="val=0.6, test=0.5"):
+        split_by_patient(_many_patients(), val_fraction=0.6, test_fraction=0.5)
+
+
+def make_chestmnist_npz(path, size=8):
+    rng = np.random.default_rng(0)
+    labels = np.zeros((6, 14), np.uint8)
+    labels[1, CHESTMNIST_LABELS.index("Mass")] = 1
+    labels[2, CHESTMNIST_LABELS.index("Cardiomegaly")] = 1  # not a course class
+    labels[3, [CHESTMNIST_LABELS.index("Effusion"), CHESTMNIST_LABELS.index("Nodule")]] = 1
+    labels[4, CHESTMNIST_LABELS.index("Pneumothorax")] = 1
+    labels[5, CHESTMNIST_LABELS.index("Nodule")] = 1
+    arrays = {}
+    for split in ("train", "val", "test"):
+        arrays[f"{split}_images"] = rng.integers(0, 255, (6, size, size), dtype=np.uint8)
+        arrays[f"{split}_labels"] = labels
+    np.savez(path, **arrays)
+    return path
+
+
+def test_chestmnist_reader(tmp_path):
+    npz = make_chestmnist_npz(tmp_path / "chestmnist_64.npz")
+    images, table = load_chestmnist_npz(npz)
+    assert images.shape == (12, 8, 8)  # 4 usable rows x 3 splits
+    train = table[table["split"] == "train"]
+    assert list(train["condition"]) == ["No Finding", "Mass", "Pneumothorax", "Nodule"]
+    assert list(train["label"]) == [0, 4, 6, 5]
+    images, table = load_chestmnist_npz(npz, multi_label=True)
+    assert (table["split"] == "train").sum() == 5  # the Effusion|Nodule row joins
+    keep, conditions = chestmnist_conditions(np.zeros((2, 14), int))
+    assert keep.all() and list(conditions) == ["No Finding", "No Finding"]
+
+
+def test_chestmnist_bad_inputs(tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, train_images=np.zeros((1, 8, 8)))
+    with pytest.raises(DataError, match="lacks train_images/train_labels"):
+        load_chestmnist_npz(bad)
+    with pytest.raises(DataError, match=r"shape \(N, 14\)"):
+        chestmnist_conditions(np.zeros((3, 5)))
+    with pytest.raises(DataError, match=r"size 100 is not published; choose one of \[64, 128, 224\]"):
+        download_chestmnist(100, tmp_path)
+    with pytest.raises(FileNotFoundError, match="download_chestmnist"):
+        load_chestmnist_npz(tmp_path / "none.npz")
+
+
+def test_chestmnist_through_load_dataset(tmp_path):
+    make_chestmnist_npz(tmp_path / "chestmnist_64.npz")
+    data = load_dataset("chestmnist", tmp_path, size=16, cache_dir=tmp_path / "c")
+    assert data.images.shape == (12, 16, 16)
+    assert set(data.table["split"]) == {"train", "val", "test"}
+
+
+def test_summary_cli(phantom_dir, capsys, tmp_path):
+    assert main([str(phantom_dir), "--size", "32", "--cache-dir", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "listed images: 84; selected by class: 84; present on disk: 84; missing: 0" in out
+    assert re.search(r"total\s+\d+\s+\d+\s+\d+\s+84", out)
+    assert "patients per split:" in out
+
+
+@pytest.mark.skipif(not NIH_SAMPLE.is_dir(), reason=f"real NIH sample not found at {NIH_SAMPLE}")
+def test_real_nih_sample(tmp_path):
+    table, report = load_nih(NIH_SAMPLE, verbose=False)
+    assert report.listed == 112_120
+    assert report.selected == 85_116  # single-label images of the seven classes in the full CSV
+    assert report.present == len(table) and report.missing == report.selected - report.present
+    assert report.present >= 1
+    assert table.groupby("patient")["split"].nunique().max() == 1
+    data = load_dataset("nih", NIH_SAMPLE, size=64, cache_dir=tmp_path / "c", progress=False)
+    assert data.images.shape == (report.present, 64, 64) and not data.report.skipped
+    # every PNG present decodes (1024, 512 and 256 px originals, all 8-bit gray)
+    for path in sorted((NIH_SAMPLE / "images_001" / "images").glob("*.png")):
+        img = read_gray8(path)
+        assert img.dtype == np.uint8 and img.shape[0] in (256, 512, 1024) and img.std() > 10
