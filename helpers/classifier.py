@@ -85,7 +85,7 @@ def train_classifier(images, labels, val_images=None, val_labels=None, epochs: i
     val = None
     if val_images is not None:
         val = (np.asarray(val_images, np.float32), np.asarray(val_labels, np.int64))
-    model.fit(ds, epochs=epochs, validation_data=val, verbose=verbose)
+    model.fit(ds, epochs=epochs, validation_data=val, verbose=verbose, shuffle=False)  # ds shuffles
     return model
 
 

@@ -235,13 +235,14 @@ def index_images(data_dir) -> dict[str, Path]:
     return found
 
 
-def read_gray8(path) -> np.ndarray:
-    """Decode an image file to an 8-bit grayscale ``(H, W)`` array.
+def open_gray8(path):
+    """Decode an image file to an 8-bit grayscale (mode ``L``) Pillow image.
 
     8-bit grayscale is returned as is; RGB, RGBA, palette and gray+alpha images are
     converted with ITU-R 601 luma (alpha dropped); 16-bit and 32-bit images are
     rescaled from their own minimum..maximum to 0..255 (never clipped at 255).
     A truncated or corrupt file raises :class:`ImageReadError` naming the file.
+    Staying in Pillow (no NumPy round trip of the full-size image) keeps decoding fast.
     """
     from PIL import Image
 
@@ -250,18 +251,23 @@ def read_gray8(path) -> np.ndarray:
             img.load()
             mode = img.mode
             if mode == "L":
-                return np.asarray(img, dtype=np.uint8).copy()
-            if mode in ("I;16", "I;16B", "I;16L", "I", "F") or mode.startswith("I;16"):
+                return img  # pixels are loaded; closing the file keeps them
+            if mode in ("I", "F") or mode.startswith("I;16"):
                 arr = np.asarray(img).astype(np.float64)
                 lo, hi = float(arr.min()), float(arr.max())
-                if hi <= lo:
-                    return np.zeros(arr.shape, np.uint8)
-                return np.round((arr - lo) / (hi - lo) * 255.0).astype(np.uint8)
+                scaled = np.zeros(arr.shape, np.uint8) if hi <= lo else \
+                    np.round((arr - lo) / (hi - lo) * 255.0).astype(np.uint8)
+                return Image.fromarray(scaled, mode="L")
             if mode in ("RGBA", "LA", "PA"):
                 img = img.convert("RGBA").convert("RGB")
-            return np.asarray(img.convert("L"), dtype=np.uint8).copy()
+            return img.convert("L")
     except (OSError, SyntaxError, ValueError) as exc:  # PIL raises all three for broken files
         raise ImageReadError(f"cannot decode {path}: {exc}") from exc
+
+
+def read_gray8(path) -> np.ndarray:
+    """Decode an image file to an 8-bit grayscale ``(H, W)`` uint8 array (see :func:`open_gray8`)."""
+    return np.asarray(open_gray8(path), dtype=np.uint8)
 
 
 # --------------------------------------------------------------------------- splits

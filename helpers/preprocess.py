@@ -35,7 +35,7 @@ import pandas as pd
 
 from helpers import CLASSES
 from helpers.data import (DataError, ImageReadError, LoadReport, check_classes, find_metadata,
-                          load_chestmnist_npz, load_nih, read_gray8)
+                          load_chestmnist_npz, load_nih, open_gray8)
 
 CACHE_VERSION = 1
 FITS = ("crop", "letterbox")
@@ -46,32 +46,39 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("CXR_GAN_CACHE", Path.home() / ".cache" / "cxr-gan"))
 
 
-def resize_square(image: np.ndarray, size: int, fit: str = "crop") -> np.ndarray:
-    """Make a uint8 grayscale image square (centre crop or letterbox) and resize it to ``size``."""
+def square_resize(img, size: int, fit: str = "crop"):
+    """Make a mode-``L`` Pillow image square (centre crop or letterbox) and resize it to ``size``."""
     from PIL import Image
 
     if fit not in FITS:
         raise DataError(f"fit={fit!r} is unknown; use one of {FITS}")
-    h, w = image.shape
-    if fit == "crop":
-        side = min(h, w)
-        top, left = (h - side) // 2, (w - side) // 2
-        image = image[top:top + side, left:left + side]
-    elif h != w:
-        side = max(h, w)
-        canvas = np.zeros((side, side), np.uint8)
-        top, left = (side - h) // 2, (side - w) // 2
-        canvas[top:top + h, left:left + w] = image
-        image = canvas
-    if image.shape[0] == size:
-        return np.ascontiguousarray(image)
-    pil = Image.fromarray(image, mode="L")
-    return np.asarray(pil.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0), dtype=np.uint8)
+    w, h = img.size
+    if w != h:
+        if fit == "crop":
+            side = min(w, h)
+            left, top = (w - side) // 2, (h - side) // 2
+            img = img.crop((left, top, left + side, top + side))
+        else:
+            side = max(w, h)
+            canvas = Image.new("L", (side, side), 0)
+            canvas.paste(img, ((side - w) // 2, (side - h) // 2))
+            img = canvas
+    if img.size[0] != size:
+        img = img.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return img
+
+
+def resize_square(image: np.ndarray, size: int, fit: str = "crop") -> np.ndarray:
+    """Make a uint8 grayscale array square (centre crop or letterbox) and resize it to ``size``."""
+    from PIL import Image
+
+    return np.asarray(square_resize(Image.fromarray(np.ascontiguousarray(image), mode="L"), size, fit),
+                      dtype=np.uint8)
 
 
 def decode_resize(path, size: int, fit: str = "crop") -> np.ndarray:
     """Decode an image file to 8-bit grayscale and resize it to a ``size`` square."""
-    return resize_square(read_gray8(path), size, fit)
+    return np.asarray(square_resize(open_gray8(path), size, fit), dtype=np.uint8)
 
 
 def _decode_task(task):
@@ -84,7 +91,7 @@ def _decode_task(task):
 
 
 def decode_many(paths, size: int, fit: str = "crop", workers: int | None = None, progress: bool = True,
-                start: int = 0, chunksize: int = 8):
+                start: int = 0, chunksize: int = 32):
     """Yield ``(row, image_or_None, error_or_None)`` for ``paths[start:]``, decoding in parallel.
 
     Uses a process pool (``spawn``, safe after TensorFlow has started threads) on

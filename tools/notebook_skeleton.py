@@ -67,6 +67,8 @@ def build(path: str, title: str, objectives: list[str], runtime: str, parameters
     cells.append(nbformat.v4.new_markdown_cell("## Summary\n\n" + "\n".join(f"- {s}" for s in summary)))
     cells.append(nbformat.v4.new_markdown_cell("## Exercises\n\n" + "\n".join(
         f"{i}. {e}" for i, e in enumerate(exercises, 1))))
+    for i, cell in enumerate(cells):  # stable ids, so rebuilding an unchanged notebook changes nothing
+        cell["id"] = f"c{i:02d}"
     nb.cells = cells
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
