@@ -95,3 +95,22 @@ def predict_classes(model, images, batch_size: int = 256) -> np.ndarray:
 
     logits = model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
     return tf.nn.softmax(logits).numpy()
+
+
+def label_fidelity(generator, classifier, num_classes: int = 7, per_class: int = 100, seed: int = 0,
+                   latent_dim: int | None = None) -> dict:
+    """Share of generated images that ``classifier`` assigns to the condition they were asked for.
+
+    Draws ``per_class`` images of every condition from fixed-seed noise. Returns
+    ``{"fidelity", "per_class" (list), "confusion" (C x C, rows: asked, columns: predicted)}``.
+    """
+    from helpers.training import generate_images
+
+    labels = np.repeat(np.arange(num_classes), per_class)
+    images = generate_images(generator, labels, seed, latent_dim)
+    predicted = predict_classes(classifier, images).argmax(1)
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    per = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
+    return {"fidelity": float((predicted == labels).mean()), "per_class": per.tolist(),
+            "confusion": confusion.tolist()}

@@ -69,3 +69,29 @@ def bar_counts(counts, title: str, log: bool = False, ax=None):
     ax.set_title(title)
     ax.set_xlabel("images" + (" (log scale)" if log else ""))
     return ax
+
+
+def sample_sheet(images, classes, rows: int, path=None, title: str | None = None, scale: float = 1.1):
+    """Generated images laid out with one **column per condition** and ``rows`` rows.
+
+    ``images`` are ordered row by row (``labels = tile(arange(C), rows)``). Saved to
+    ``path`` when given; returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    n = len(classes)
+    fig, axes = plt.subplots(rows, n, figsize=(n * scale, rows * scale + 0.4), squeeze=False)
+    for i in range(rows * n):
+        ax = axes[i // n, i % n]
+        ax.imshow(_to_display(images[i]), cmap="gray", vmin=0, vmax=255)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i < n:
+            ax.set_title(classes[i], fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+    return fig

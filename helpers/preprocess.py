@@ -317,13 +317,19 @@ def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def make_dataset(data: CachedData, split: str = "train", batch_size: int = 64, shuffle: bool = True,
-                 balanced: bool = False, repeat: bool = False, drop_remainder: bool = True, seed: int = 0):
+                 balanced: bool = False, repeat: bool = False, drop_remainder: bool = True, seed: int = 0,
+                 skip_batches: int = 0):
     """A ``tf.data.Dataset`` of ``(images, labels)`` batches from the cache.
 
     Images come out as float32 ``(B, S, S, 1)`` scaled to [-1, 1]; labels as int32.
     Batches of indices are gathered from the memory-mapped cache, so nothing larger
     than a batch is held in memory. ``balanced=True`` draws every class equally often
     (with replacement; the stream is infinite), the remedy for NIH's 28:1 imbalance.
+
+    With ``repeat=True`` the stream is infinite and *reproducible*: epoch ``e`` is
+    shuffled with the stateless seed ``(seed, e)``, so ``skip_batches=k`` (skipped on
+    indices, before any image is read) continues a stream exactly where batch ``k``
+    of an uninterrupted run would be: what a resumed training run needs.
     """
     import tensorflow as tf
 
@@ -342,13 +348,22 @@ def make_dataset(data: CachedData, split: str = "train", batch_size: int = 64, s
                 weights.append(1.0)
         ds = tf.data.Dataset.sample_from_datasets(streams, weights=[w / sum(weights) for w in weights],
                                                   seed=seed)
+    elif repeat:
+        rows_t = tf.constant(rows, tf.int64)
+
+        def epoch_rows(epoch):
+            if not shuffle:
+                return tf.data.Dataset.from_tensor_slices(rows_t)
+            keys = tf.random.stateless_uniform([len(rows)], seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+            return tf.data.Dataset.from_tensor_slices(tf.gather(rows_t, tf.argsort(keys)))
+        ds = tf.data.Dataset.range(2 ** 62).flat_map(epoch_rows)
     else:
         ds = tf.data.Dataset.from_tensor_slices(rows)
         if shuffle:
             ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
-        if repeat:
-            ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if skip_batches:
+        ds = ds.skip(skip_batches)
     all_labels = data.table["label"].to_numpy().astype(np.int32)
     images = data.images
 

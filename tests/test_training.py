@@ -1,0 +1,206 @@
+"""helpers.models / helpers.training / helpers.generate: steps, resume, distribution, export, bad checkpoints."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT
+from helpers import CLASSES
+from helpers.data import load_nih
+from helpers.generate import main as generate_main
+from helpers.models import (CONDITIONINGS, build_discriminator, build_generator, build_prototype_models,
+                            prototype_train_step)
+from helpers.preprocess import load_dataset
+from helpers.training import (CheckpointError, Checkpointer, ConditionalGAN, DivergenceGuard, GANConfig,
+                              diff_augment, latest_checkpoint, load_generator, restore_checkpoint, train)
+
+
+def tiny_config(size, **kw):
+    return GANConfig(**{"image_size": size, "latent_dim": 8, "g_width": 4, "d_width": 4, "batch_size": 8, **kw})
+
+
+@pytest.fixture(scope="module")
+def data32(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ph32")
+    return load_dataset("phantom", folder / "data", 32, phantom_per_class=6, cache_dir=folder / "c", progress=False)
+
+
+@pytest.mark.parametrize("size", [64, 128, 256])
+@pytest.mark.parametrize("conditioning", CONDITIONINGS)
+def test_models_shapes(size, conditioning):
+    g = build_generator(size, latent_dim=8, width=4, conditioning=conditioning)
+    d = build_discriminator(size, width=4, conditioning=conditioning)
+    labels = tf.constant([0, 6], tf.int32)
+    images = g([tf.random.normal((2, 8)), labels])
+    assert images.shape == (2, size, size, 1) and float(tf.reduce_max(tf.abs(images))) <= 1.0
+    assert d([images, labels]).shape == (2, 1)
+
+
+def test_projection_generator_uses_the_label():
+    g = build_generator(32, latent_dim=8, width=4)
+    for layer in g.layers:  # give the class-conditional norms distinct per-class parameters
+        if "cond_norm" in layer.name:
+            layer.gamma.assign(np.random.default_rng(0).normal(0, 0.5, layer.gamma.shape))
+    z = tf.random.normal((1, 8))
+    a = g([z, tf.constant([0])]).numpy()
+    b = g([z, tf.constant([4])]).numpy()
+    assert np.abs(a - b).mean() > 1e-3
+
+
+def test_bad_model_arguments():
+    with pytest.raises(ValueError, match="image_size=100 is not supported"):
+        build_generator(100)
+    with pytest.raises(ValueError, match="conditioning='film' is unknown"):
+        build_discriminator(64, conditioning="film")
+
+
+def test_prototype_loop_updates_d_then_g():
+    g, d, gan = build_prototype_models(64)
+    rng = np.random.default_rng(0)
+    real, labels = rng.uniform(-1, 1, (4, 64, 64, 1)).astype("float32"), rng.integers(0, 7, (4, 1))
+    d_before, g_before = [w.copy() for w in d.get_weights()], [w.copy() for w in g.get_weights()]
+    losses = prototype_train_step(g, d, gan, real, labels, rng)
+    assert all(np.isfinite(np.asarray(x)).all() for x in losses)
+    assert any(not np.array_equal(a, b) for a, b in zip(d_before, d.get_weights()))  # D trained
+    assert any(not np.array_equal(a, b) for a, b in zip(g_before, g.get_weights()))  # G trained
+    d_mid = [w.copy() for w in d.get_weights()]
+    d.trainable = False
+    gan.train_on_batch([rng.standard_normal((4, 100)).astype("float32"), labels], np.ones((4, 1)))
+    assert all(np.array_equal(a, b) for a, b in zip(d_mid, d.get_weights()))  # frozen inside the GAN
+
+
+def test_diff_augment():
+    x = tf.random.uniform((4, 32, 32, 1), -1, 1)
+    seed = tf.constant([1, 2], tf.int32)
+    assert np.allclose(diff_augment(x, seed, 0.0).numpy(), x.numpy())
+    y = diff_augment(x, seed, 1.0)
+    assert y.shape == x.shape and not np.allclose(y.numpy(), x.numpy())
+    assert np.allclose(diff_augment(x, seed, 1.0).numpy(), y.numpy())  # stateless: same seed, same result
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = tf.reduce_sum(diff_augment(x, seed, 1.0))
+    assert tape.gradient(out, x) is not None
+    with pytest.raises(ValueError, match="augmentation 'rotate' is unknown"):
+        diff_augment(x, seed, 1.0, "rotate")
+
+
+@pytest.mark.parametrize("size", [64, 128, 256])
+def test_a_few_steps_at_each_size(size, tmp_path):
+    data = load_dataset("phantom", tmp_path / "d", size, phantom_per_class=3, cache_dir=tmp_path / "c",
+                        progress=False)
+    config = tiny_config(size, batch_size=4)
+    gan = train(data, tmp_path / "run", config, steps=2, verbose=0)
+    assert int(gan.step.numpy()) == 2
+    log = (tmp_path / "run" / "losses.csv").read_text().splitlines()
+    header = log[0].split(",")
+    assert "d_loss" in header and "g_loss" in header
+    d_col = header.index("d_loss")
+    assert all(np.isfinite(float(line.split(",")[d_col])) for line in log[1:])
+    assert (tmp_path / "run" / "generator.keras").is_file()
+    assert list((tmp_path / "run" / "samples").glob("*.png"))
+
+
+def _weights(gan):
+    return [np.asarray(v) for v in gan.state_variables()]
+
+
+def test_resume_matches_uninterrupted(data32, tmp_path):
+    config = tiny_config(32, augment_p=-1.0)
+    train(data32, tmp_path / "split", config, steps=3, verbose=0)
+    resumed = train(data32, tmp_path / "split", config, steps=6, verbose=0)
+    straight = train(data32, tmp_path / "straight", config, steps=6, verbose=0)
+    assert int(resumed.step.numpy()) == int(straight.step.numpy()) == 6
+    for a, b in zip(_weights(resumed), _weights(straight)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    script = textwrap.dedent(f"""
+        import os; os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from helpers.preprocess import load_dataset
+        from helpers.training import GANConfig, train
+        data = load_dataset("phantom", r"{tmp_path}/d", 32, phantom_per_class=4, cache_dir=r"{tmp_path}/c", progress=False)
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        config = GANConfig(image_size=32, latent_dim=8, g_width=4, d_width=4, batch_size=8)
+        gan = train(data, r"{tmp_path}/run", config, steps=3, strategy=strategy, verbose=0)
+        print("replicas", strategy.num_replicas_in_sync, "step", int(gan.step.numpy()))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "replicas 2 step 3" in out.stdout
+
+
+def test_generate_command_round_trip(data32, tmp_path):
+    train(data32, tmp_path / "run", tiny_config(32), steps=1, verbose=0)
+    model, meta = load_generator(tmp_path / "run" / "generator.keras")
+    assert meta["classes"] == list(CLASSES) and meta["image_size"] == 32
+    assert generate_main([str(tmp_path / "run" / "generator.keras"), "--per-class", "3", "--out",
+                          str(tmp_path / "syn"), "--seed", "1"]) == 0
+    table, report = load_nih(tmp_path / "syn", verbose=False)
+    assert report.present == 21 and report.missing == 0
+    assert table["condition"].value_counts().to_dict() == {c: 3 for c in CLASSES}
+    assert table["age"].isna().all() and (table["sex"] == "").all()  # no patient information
+    assert generate_main([str(tmp_path / "none.keras"), "--per-class", "1", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(data32, tmp_path):
+    run = tmp_path / "run"
+    train(data32, run, tiny_config(32), steps=2, verbose=0)
+    ckpt = latest_checkpoint(run / "checkpoints")
+    ckpt.write_bytes(b"not a zip file")
+    before = {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()}
+    generator_bytes = (run / "generator.keras").read_bytes()
+    with pytest.raises(CheckpointError, match=rf"{ckpt.name} cannot be read .*Nothing was loaded or overwritten"):
+        train(data32, run, tiny_config(32), steps=4, verbose=0)
+    assert {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()} == before
+    assert (run / "generator.keras").read_bytes() == generator_bytes
+
+
+def test_missing_or_mismatched_checkpoint(data32, tmp_path):
+    gan = ConditionalGAN(tiny_config(32))
+    gan.compile()
+    with pytest.raises(CheckpointError, match="does not exist"):
+        restore_checkpoint(gan, tmp_path / "ckpt-00000001.npz")
+    train(data32, tmp_path / "run", tiny_config(32), steps=1, verbose=0)
+    with pytest.raises(CheckpointError, match="other settings .*g_width"):
+        train(data32, tmp_path / "run", tiny_config(32, g_width=8), steps=2, verbose=0)
+    bigger = ConditionalGAN(tiny_config(32, g_width=8))
+    bigger.compile()
+    with pytest.raises(CheckpointError, match="different model"):
+        restore_checkpoint(bigger, latest_checkpoint(tmp_path / "run" / "checkpoints"))
+
+
+def test_divergence_guard_stops_and_blocks_checkpoints(tmp_path):
+    class FakeModel:
+        step = tf.Variable(7, dtype=tf.int64)
+        stop_training = False
+
+    guard, checkpointer = DivergenceGuard(), Checkpointer(tmp_path, every_steps=1)
+    model = FakeModel()
+    guard.set_model(model)
+    checkpointer.set_model(model)
+    guard.on_train_batch_end(0, {"d_loss": float("nan"), "g_loss": 1.0})
+    assert model.stop_training and "non-finite at step 7" in model.diverged
+    checkpointer.on_train_batch_end(0, {"d_loss": float("nan"), "g_loss": 1.0})
+    assert not list(tmp_path.iterdir())  # no checkpoint of a broken state
+
+
+def test_training_needs_an_end(data32, tmp_path):
+    with pytest.raises(ValueError, match="give steps, epochs or minutes"):
+        train(data32, tmp_path, tiny_config(32))
+
+
+def test_config_round_trip():
+    config = tiny_config(64, balanced=True)
+    assert GANConfig.from_json(config.to_json()) == config
+    with pytest.raises(ValueError, match=r"unknown config keys \['colour'\]"):
+        GANConfig.from_json(json.dumps({"colour": 1}))

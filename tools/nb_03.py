@@ -1,0 +1,158 @@
+"""Cells of notebooks/03_conditioned_models.ipynb."""
+
+PATH = "notebooks/03_conditioned_models.ipynb"
+TITLE = "03 · Building a conditioned generator and discriminator"
+OBJECTIVES = [
+    "rebuild the original prototype: a label embedding concatenated to the noise and to the image",
+    "build the course's recommended design: class-conditional normalisation in the generator, a spectrally "
+    "normalised projection discriminator with an auxiliary classifier, hinge loss",
+    "follow the shapes through a forward pass and compare parameter counts at 64, 128 and 256 pixels",
+    "see, in pictures, where and how the label acts",
+]
+RUNTIME = "about 2 minutes on a laptop CPU (under a minute in smoke mode)."
+PARAMETERS = '''DATA_SOURCE = "phantom"      # phantom (offline default) | nih | chestmnist
+DATA_DIR = None              # None: a phantom folder under data/ named by size, count and seed
+IMAGE_SIZE = 64              # 64, 128 or 256
+LATENT_DIM = 64              # size of the noise vector z
+G_WIDTH = 16                 # generator channels at full resolution (doubling per halving)
+D_WIDTH = 32                 # discriminator channels at full resolution
+DEMO_STEPS = 150             # training steps of the short side-by-side demo (section 5)
+SEED = 0
+RUN_DIR = "runs/course"
+SMOKE = False
+PHANTOMS_PER_CLASS = 300'''
+
+BODY = [
+    ("code", '''import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from helpers import CLASSES
+from helpers.env import notebook_settings
+from helpers.plots import save_figure
+
+SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS = notebook_settings(
+    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED)
+if SMOKE:
+    DEMO_STEPS = min(DEMO_STEPS, 4)'''),
+    ("md", '''## 1. The starting point: the prototype's concatenation
+
+The original prototype told its networks the condition by **concatenation**:
+
+- generator: a 50-d label embedding becomes an extra 8×8 plane beside the projected noise, then
+  `Conv2DTranspose(128)` blocks upsample to the image;
+- discriminator: the label embedding becomes an extra full-size image channel, then strided
+  `Conv2D(128)` blocks, dropout and a sigmoid.
+
+It can work, but nothing forces the discriminator to *use* that extra channel: it can judge realism
+alone and let the generator ignore the label ("condition ignored", notebook 04).'''),
+    ("code", '''from helpers.models import build_prototype_models, count_parameters
+
+proto_g, proto_d, proto_gan = build_prototype_models(IMAGE_SIZE)
+proto_g.summary(line_length=100)'''),
+    ("md", '''## 2. The recommended design
+
+**Generator.** The label enters twice: an embedding joins the noise, and every block is followed by
+`ClassConditionalNorm`, an instance normalisation whose scale and shift are looked up *per class*
+(AdaIN with a class code). So the label can change the image at every resolution, from the global
+layout (4×4) to fine texture (64×64).
+
+**Discriminator.** A *projection discriminator* (Miyato & Koyama, 2018) computes image features
+`h(x)` and scores `w·h(x) + embed(y)·h(x)`: the second term is large only when the features agree
+with the label, so the discriminator must check the condition to win. Spectral normalisation bounds
+its Lipschitz constant, which keeps the **hinge loss** well behaved. An auxiliary classifier head on
+the same features (AC-GAN style, trained on real images only) gives the generator a direct signal
+about which condition its image shows.'''),
+    ("code", '''from helpers.models import build_discriminator, build_generator
+
+generator = build_generator(IMAGE_SIZE, LATENT_DIM, G_WIDTH, len(CLASSES), "projection")
+discriminator = build_discriminator(IMAGE_SIZE, D_WIDTH, len(CLASSES), "projection", aux_classifier=True)
+generator.summary(line_length=100)'''),
+    ("code", '''discriminator.summary(line_length=100)'''),
+    ("md", '''## 3. A forward pass, shape by shape
+
+Noise `z` of shape `(B, LATENT_DIM)` and integer labels `(B,)` go in; images in [-1, 1] come out.
+The discriminator returns one realism logit per image and, from its auxiliary head, seven class logits.'''),
+    ("code", '''labels = tf.constant(np.arange(len(CLASSES)), tf.int32)
+z = tf.random.stateless_normal((len(CLASSES), LATENT_DIM), seed=(SEED, 0))
+fake = generator([z, labels])
+realism, class_logits = discriminator([fake, labels])
+print("z", z.shape, "| labels", labels.shape, "-> images", fake.shape,
+      f"in [{float(tf.reduce_min(fake)):.2f}, {float(tf.reduce_max(fake)):.2f}]")
+print("discriminator -> realism", realism.shape, "| class logits", class_logits.shape)'''),
+    ("md", '''### Parameter counts
+
+One set of parameters (latent size, widths, classes) builds all three resolutions. The prototype
+spends most of its parameters in the dense label plane of its discriminator and in 128-channel
+layers at full resolution; the recommended models keep channels narrow where images are large.'''),
+    ("code", '''rows = []
+for size in (64, 128, 256):
+    pg, pd_, _ = build_prototype_models(size)
+    rows.append({"size": size,
+                 "prototype G": count_parameters(pg), "prototype D": sum(int(np.prod(w.shape)) for w in pd_.weights),
+                 "concat G": count_parameters(build_generator(size, LATENT_DIM, G_WIDTH, conditioning="concat")),
+                 "concat D": count_parameters(build_discriminator(size, D_WIDTH, conditioning="concat")),
+                 "projection G": count_parameters(build_generator(size, LATENT_DIM, G_WIDTH)),
+                 "projection D": count_parameters(build_discriminator(size, D_WIDTH, aux_classifier=True))})
+pd.DataFrame(rows).set_index("size").style.format("{:,}")'''),
+    ("md", '''## 4. Where the label acts
+
+Same noise, seven labels. Untrained, the projection generator's per-class scales and shifts start at
+zero, so the label acts only through the input embedding: the seven images differ a little. The
+discriminator's projection term, though, already gives each label a different score for the same
+image. Training (next section, and notebook 04) is what makes both matter.'''),
+    ("code", '''from helpers.plots import sample_sheet
+
+same_z = tf.repeat(z[:1], len(CLASSES), axis=0)
+images = generator([same_z, labels]).numpy()
+fig = sample_sheet(images, CLASSES, rows=1, title="untrained projection generator: one z, seven labels")
+plt.show()
+scores = [float(discriminator([fake[:1], tf.constant([c])])[0][0, 0]) for c in range(len(CLASSES))]
+print("discriminator realism score of one image under each label:", np.round(scores, 3))'''),
+    ("md", '''## 5. Both designs after a short training run
+
+`helpers.training.train` trains either design with the same loop (notebook 04 explains it). After a
+few minutes on a CPU, neither draws convincing radiographs yet; what to look at is whether the columns
+(conditions) start to differ. The difference maps show, per condition, the mean absolute difference
+from the *No Finding* image drawn from the same noise.'''),
+    ("code", '''from helpers.preprocess import load_dataset
+from helpers.training import GANConfig, generate_images, train
+
+data = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
+trained = {}
+for conditioning in ("concat", "projection"):
+    config = GANConfig(image_size=IMAGE_SIZE, latent_dim=LATENT_DIM, g_width=G_WIDTH, d_width=D_WIDTH,
+                       classes=data.classes, conditioning=conditioning,
+                       aux_weight=0.0 if conditioning == "concat" else 1.0, batch_size=16 if SMOKE else 32)
+    trained[conditioning] = train(data, RUN_DIR / f"03_demo_{conditioning}", config, steps=DEMO_STEPS,
+                                  verbose=0, sample_every=10 ** 6, export=False)
+    print(f"{conditioning}: {DEMO_STEPS} steps done")'''),
+    ("code", '''rows = 3
+labels_grid = np.tile(np.arange(len(CLASSES)), rows)
+fig, axes = plt.subplots(2, len(CLASSES), figsize=(len(CLASSES) * 1.4, 3.4))
+for r, (name, gan) in enumerate(trained.items()):
+    imgs = generate_images(gan.ema_generator, np.repeat(np.arange(len(CLASSES)), 16), seed=SEED)
+    imgs = imgs.reshape(len(CLASSES), 16, IMAGE_SIZE, IMAGE_SIZE)
+    base = imgs[0]
+    for c in range(len(CLASSES)):
+        axes[r, c].imshow(np.abs(imgs[c] - base).mean(0), cmap="magma", vmin=0, vmax=0.5)
+        axes[r, c].set_xticks([]); axes[r, c].set_yticks([])
+        if r == 0:
+            axes[r, c].set_title(CLASSES[c], fontsize=8)
+    axes[r, 0].set_ylabel(name)
+fig.suptitle("mean |G(z, condition) - G(z, No Finding)| over 16 noise vectors")
+fig.tight_layout()
+save_figure(fig, RUN_DIR, "03_label_effect")
+plt.show()'''),
+]
+SUMMARY = [
+    "The prototype concatenates a label embedding to the noise and to the image; its discriminator may ignore it.",
+    "The recommended generator modulates every block per class; the projection discriminator must check image-label agreement; spectral normalisation and the hinge loss keep training stable.",
+    "One set of parameters builds 64, 128 and 256-pixel models; the recommended ones are several times smaller than the prototype's.",
+]
+EXERCISES = [
+    "Set `aux_weight=0` in section 5: how do the projection difference maps change after the same number of steps?",
+    "Replace the instance normalisation in `ClassConditionalNorm` by batch statistics. What goes wrong when sampling one image at a time?",
+    "Compute `embed(y)·h(x)` by hand from `discriminator.get_layer('projection')` for one image and check it against the model's score.",
+]
