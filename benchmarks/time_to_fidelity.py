@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--eval-per-class", type=int, default=100, help="generated images per class per evaluation")
     parser.add_argument("--every", type=float, default=60.0, help="seconds of training between evaluations")
     parser.add_argument("--target", type=float, default=0.9)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--out", default=None, help="run folder (default: a temporary one)")
     args = parser.parse_args()
 

@@ -21,8 +21,10 @@ from helpers.env import project_dir
 #: Parameters per profile; each notebook receives the ones its `parameters` cell declares.
 PROFILES = {
     "smoke": {"SMOKE": True, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 30},
-    "quick": {"SMOKE": False, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 300},
-    "full": {"SMOKE": False, "IMAGE_SIZE": 128, "PHANTOMS_PER_CLASS": 2000},
+    "quick": {"SMOKE": False, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 300, "TRAIN_MINUTES": 8.0,
+              "DEMO_STEPS": 100},
+    "full": {"SMOKE": False, "IMAGE_SIZE": 128, "PHANTOMS_PER_CLASS": 2000, "TRAIN_MINUTES": 120.0,
+             "BATCH_SIZE": 64, "BALANCED": True},
 }
 
 
@@ -118,6 +120,13 @@ def main(argv=None) -> int:
     print(f"\ncourse ({args.profile}) finished in {time.perf_counter() - start:.0f} s: "
           f"{sum(r['status'] == 'done' for r in records)} run, {sum(r['status'] == 'skipped' for r in records)} "
           f"skipped. Executed notebooks: {run_dir / 'executed'}; figures: {run_dir / 'figures'}")
+    for name in ("metrics.json", "training_metrics.json"):
+        path = run_dir / name
+        if path.is_file():
+            metrics = json.loads(path.read_text())
+            shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
+                              if not isinstance(v, (list, dict)))
+            print(f"headline ({path}): {shown}")
     report = run_dir / "report.md"
     if report.is_file():
         print(f"report: {report}")

@@ -13,13 +13,12 @@ Synthetic images are for teaching and research only; not for clinical use.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from helpers.phantoms import METADATA_NAME, NIH_HEADER
+from helpers.phantoms import write_nih_metadata
 
 
 def write_synthetic_dataset(generator, meta: dict, out_dir, per_class: int, seed: int = 0,
@@ -53,9 +52,7 @@ def write_synthetic_dataset(generator, meta: dict, out_dir, per_class: int, seed
             bar.update(len(chunk))
     if bar:
         bar.close()
-    with open(out_dir / METADATA_NAME, "w", newline="") as f:
-        f.write(NIH_HEADER + "\r\n")
-        csv.writer(f, lineterminator="\r\n").writerows(rows)
+    write_nih_metadata(out_dir, rows)
     (out_dir / "README.md").write_text(
         "# Synthetic chest X-rays\n\n"
         f"{len(rows)} images ({per_class} per condition) from a conditional GAN (generator step "

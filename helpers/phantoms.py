@@ -302,6 +302,15 @@ def generate_arrays(labels, size: int = 64, seed: int = 0) -> np.ndarray:
     return out
 
 
+def write_nih_metadata(out_dir, rows) -> Path:
+    """Write ``rows`` (11 fields each) as ``out_dir/Data_Entry_2017_v2020.csv`` with the official header, CRLF."""
+    path = Path(out_dir) / METADATA_NAME
+    with open(path, "w", newline="") as f:
+        f.write(NIH_HEADER + "\r\n")
+        csv.writer(f, lineterminator="\r\n").writerows(rows)
+    return path
+
+
 def write_dataset(out_dir, per_class: int = 200, size: int = 64, seed: int = 0,
                   classes=CLASSES, progress: bool = True) -> Path:
     """Write a phantom dataset in the NIH ChestX-ray14 layout and return its folder.
@@ -335,9 +344,7 @@ def write_dataset(out_dir, per_class: int = 200, size: int = 64, seed: int = 0,
         rows.append([name, rec["label"], rec["follow_up"], rec["patient"], age, anatomy["sex"],
                      "AP" if view["ap"] else "PA", size, size, round(0.143 * 1024 / size, 4),
                      round(0.143 * 1024 / size, 4)])
-    with open(out_dir / METADATA_NAME, "w", newline="") as f:
-        f.write(NIH_HEADER + "\r\n")
-        csv.writer(f, lineterminator="\r\n").writerows(rows)
+    write_nih_metadata(out_dir, rows)
     (out_dir / "README.md").write_text(
         "# Phantom chest radiographs\n\n"
         f"Written by `python -m helpers.phantoms OUT_DIR --per-class {per_class} --size {size} --seed {seed}`.\n"

@@ -30,6 +30,7 @@ import os
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from helpers import CLASSES
@@ -56,13 +57,13 @@ class GANConfig:
     classes: tuple = CLASSES
     conditioning: str = "projection"      # projection (recommended) | concat (the prototype's)
     loss: str = "hinge"                   # hinge | nonsaturating
-    batch_size: int = 64                  # global batch (split across replicas)
-    g_lr: float = 2e-4
-    d_lr: float = 2e-4
+    batch_size: int = 32                  # global batch (split across replicas)
+    g_lr: float = 5e-4
+    d_lr: float = 5e-4
     beta_1: float = 0.0
     beta_2: float = 0.99
     r1_gamma: float = 0.0                 # R1 penalty weight on real images (0: off)
-    aux_weight: float = 1.0               # auxiliary classifier loss weight (0: pure projection D)
+    aux_weight: float = 3.0               # auxiliary classifier loss weight (0: pure projection D)
     ema_decay: float = 0.999
     augment: str = "translation,brightness,contrast"   # DiffAugment policy; "" for none
     augment_p: float = -1.0               # fixed probability in [0, 1]; -1: adaptive (ADA)
@@ -170,14 +171,6 @@ def _policy(config: GANConfig) -> str:
     return "float32"
 
 
-def _import_keras():
-    import keras
-    return keras
-
-
-keras = _import_keras()
-
-
 class ConditionalGAN(keras.Model):
     """Generator, discriminator and EMA generator trained by one custom ``train_step``."""
 
@@ -219,7 +212,7 @@ class ConditionalGAN(keras.Model):
         return list(self.trackers.values())
 
     def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
-        """Adam(2e-4, beta_1=0, beta_2=0.99) for both nets unless given; loss scaling under float16."""
+        """Adam(lr from the config, beta_1=0, beta_2=0.99) for both nets unless given; loss scaling under float16."""
         super().compile(**kwargs)
         c = self.config
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(c.g_lr, beta_1=c.beta_1, beta_2=c.beta_2)
@@ -238,10 +231,9 @@ class ConditionalGAN(keras.Model):
         import tensorflow as tf
 
         ctx = tf.distribute.get_replica_context()
-        replica = ctx.replica_id_in_sync_group if ctx is not None else 0
-        base = tf.stack([tf.constant(self.config.seed, tf.int64), tf.convert_to_tensor(self.step)])
-        seed = tf.cast(tf.stack([base[0] * 1000 + tf.cast(replica, tf.int64), base[1] * 16 + purpose]), tf.int32)
-        return seed
+        replica = tf.cast(ctx.replica_id_in_sync_group if ctx is not None else 0, tf.int64)
+        step = tf.convert_to_tensor(self.step)
+        return tf.cast(tf.stack([self.config.seed * 1000 + replica, step * 16 + purpose]), tf.int32)
 
     def _d_losses(self, real_logits, fake_logits):
         import tensorflow as tf
@@ -626,8 +618,8 @@ def train(data, run_dir, config: GANConfig | None = None, steps: int | None = No
         print(f"resuming from {checkpoint.name} (step {start})")
     rows, _ = data.split("train")
     steps_per_epoch = max(1, len(rows) // config.batch_size)
-    max_steps = min(x for x in (steps, epochs * steps_per_epoch if epochs else None) if x is not None) \
-        if (steps or epochs) else None
+    limits = [x for x in (steps, epochs * steps_per_epoch if epochs else None) if x is not None]
+    max_steps = min(limits) if limits else None  # None: only the time budget ends training
     if max_steps is not None and start >= max_steps:
         if verbose:
             print(f"already trained {start} of {max_steps} steps")

@@ -124,7 +124,7 @@ trained = {}
 for conditioning in ("concat", "projection"):
     config = GANConfig(image_size=IMAGE_SIZE, latent_dim=LATENT_DIM, g_width=G_WIDTH, d_width=D_WIDTH,
                        classes=data.classes, conditioning=conditioning,
-                       aux_weight=0.0 if conditioning == "concat" else 1.0, batch_size=16 if SMOKE else 32)
+                       aux_weight=0.0 if conditioning == "concat" else GANConfig.aux_weight, batch_size=16 if SMOKE else 32)
     trained[conditioning] = train(data, RUN_DIR / f"03_demo_{conditioning}", config, steps=DEMO_STEPS,
                                   verbose=0, sample_every=10 ** 6, export=False)
     print(f"{conditioning}: {DEMO_STEPS} steps done")'''),

@@ -66,8 +66,8 @@ exactly what an uninterrupted one would.'''),
     ("code", '''from helpers.training import GANConfig
 
 config = GANConfig(image_size=IMAGE_SIZE, classes=data.classes, batch_size=BATCH_SIZE,
-                   conditioning=CONDITIONING, aux_weight=1.0 if CONDITIONING == "projection" else 0.0,
-                   balanced=BALANCED, seed=SEED, g_lr=5e-4, d_lr=5e-4)
+                   conditioning=CONDITIONING, aux_weight=GANConfig.aux_weight if CONDITIONING == "projection" else 0.0,
+                   balanced=BALANCED, seed=SEED)
 print(config.to_json())'''),
     ("md", '''## 3. Train (and resume)
 
@@ -112,7 +112,9 @@ plt.show()'''),
 A classifier trained on the **real** training split (never on generated images) judges 100 generated
 images per condition. Its accuracy on the real test split is shown first: a judge is only as good as
 that number. Fidelity is the share of generated images it assigns to the condition they were asked for.'''),
-    ("code", '''from helpers.classifier import label_fidelity, predict_classes, to_model_range, train_classifier
+    ("code", '''import json
+
+from helpers.classifier import label_fidelity, predict_classes, to_model_range, train_classifier
 
 x_train, y_train = data.arrays("train")
 x_test, y_test = data.arrays("test")
@@ -122,6 +124,10 @@ judge_accuracy = float((predict_classes(judge, to_model_range(x_test)).argmax(1)
 fidelity = label_fidelity(gan.ema_generator, judge, len(CLASSES), per_class=20 if SMOKE else 100, seed=SEED)
 print(f"judge accuracy on real test images: {judge_accuracy:.3f}")
 print(f"label fidelity of generated images: {fidelity['fidelity']:.3f}")
+metrics = {"label_fidelity": fidelity["fidelity"], "judge_accuracy_real_test": judge_accuracy,
+           "generated_per_class": 20 if SMOKE else 100, "image_size": IMAGE_SIZE, "data_source": DATA_SOURCE,
+           "train_steps": int(gan.step.numpy()), "judge": "course CNN trained on the real training split"}
+(RUN_DIR / "training_metrics.json").write_text(json.dumps(metrics, indent=1))
 pd.Series(fidelity["per_class"], index=CLASSES, name="fidelity").to_frame().T'''),
     ("code", '''import seaborn as sns
 
