@@ -107,8 +107,7 @@ for the wrong reason. The table shows how each class differs.'''),
 
 if META is not None:
     table = by_condition(META)
-    display(table.style.format({"median_age": "{:.0f}", "share_female": "{:.0%}", "share_AP": "{:.0%}",
-                                "imbalance_vs_largest": "{:.1f}x"}))'''),
+    display(table.round({"median_age": 0, "share_female": 2, "share_AP": 2, "imbalance_vs_largest": 1}))'''),
     ("code", '''if META is not None:
     single = META[META["finding_labels"].isin(CLASSES)]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))

@@ -95,7 +95,7 @@ for size in (64, 128, 256):
                  "concat D": count_parameters(build_discriminator(size, D_WIDTH, conditioning="concat")),
                  "projection G": count_parameters(build_generator(size, LATENT_DIM, G_WIDTH)),
                  "projection D": count_parameters(build_discriminator(size, D_WIDTH, aux_classifier=True))})
-pd.DataFrame(rows).set_index("size").style.format("{:,}")'''),
+pd.DataFrame(rows).set_index("size")'''),
     ("md", '''## 4. Where the label acts
 
 Same noise, seven labels. Untrained, the projection generator's per-class scales and shifts start at
