@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from helpers.env import project_dir
 #: Parameters per profile; each notebook receives the ones its `parameters` cell declares.
 PROFILES = {
     "smoke": {"SMOKE": True, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 30},
-    "quick": {"SMOKE": False, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 300, "TRAIN_MINUTES": 8.0,
+    "quick": {"SMOKE": False, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 700, "TRAIN_MINUTES": 8.0,
               "DEMO_STEPS": 100},
     "full": {"SMOKE": False, "IMAGE_SIZE": 128, "PHANTOMS_PER_CLASS": 2000, "TRAIN_MINUTES": 120.0,
              "BATCH_SIZE": 64, "BALANCED": True},
@@ -68,6 +69,7 @@ def run_course(profile: str = "quick", run_dir="runs/course", data_source: str =
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # kernels inherit it: keep TensorFlow's C++ logs quiet
     run_dir = Path(run_dir).resolve()
     executed = run_dir / "executed"
     executed.mkdir(parents=True, exist_ok=True)

@@ -118,7 +118,8 @@ from helpers.classifier import label_fidelity, predict_classes, to_model_range, 
 
 x_train, y_train = data.arrays("train")
 x_test, y_test = data.arrays("test")
-judge = train_classifier(to_model_range(x_train), y_train, epochs=2 if SMOKE else 10, seed=SEED)
+judge = train_classifier(to_model_range(x_train), y_train, epochs=2 if SMOKE else 10, seed=SEED,
+                         min_steps=0 if SMOKE else 800)
 judge.save(RUN_DIR / "judge_classifier.keras")
 judge_accuracy = float((predict_classes(judge, to_model_range(x_test)).argmax(1) == y_test).mean())
 fidelity = label_fidelity(gan.ema_generator, judge, len(CLASSES), per_class=20 if SMOKE else 100, seed=SEED)
