@@ -164,10 +164,10 @@ def _class_loss(class_logits, labels):
 def _policy(config: GANConfig) -> str:
     import tensorflow as tf
 
-    if config.mixed_precision == "on" or (config.mixed_precision == "auto" and tf.config.list_physical_devices("GPU")):
-        return "mixed_float16"
     if config.mixed_precision not in ("auto", "on", "off"):
         raise ValueError(f"mixed_precision={config.mixed_precision!r}; use auto, on or off")
+    if config.mixed_precision == "on" or (config.mixed_precision == "auto" and tf.config.list_physical_devices("GPU")):
+        return "mixed_float16"
     return "float32"
 
 
@@ -333,7 +333,7 @@ def generate_images(generator, labels, seed: int = 0, latent_dim: int | None = N
     z = np.random.default_rng(seed).standard_normal((len(labels), latent_dim)).astype(np.float32)
     out = [np.asarray(generator([z[i:i + batch_size], labels[i:i + batch_size]], training=False))
            for i in range(0, len(labels), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0,), np.float32)
+    return np.concatenate(out) if out else np.zeros((0, *generator.output_shape[1:]), np.float32)
 
 
 # --------------------------------------------------------------------------- checkpoints

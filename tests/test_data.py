@@ -2,7 +2,6 @@
 
 import re
 import shutil
-import warnings
 
 import numpy as np
 import pandas as pd
