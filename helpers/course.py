@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,8 @@ PROFILES = {
     "quick": {"SMOKE": False, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 700, "TRAIN_MINUTES": 8.0,
               "DEMO_STEPS": 100},
     "full": {"SMOKE": False, "IMAGE_SIZE": 128, "PHANTOMS_PER_CLASS": 2000, "TRAIN_MINUTES": 120.0,
-             "BATCH_SIZE": 64, "BALANCED": True},
+             "BATCH_SIZE": 64, "BALANCED": True, "GENERATED_PER_CLASS": 1000, "EXTRACTOR": "both",
+             "UTILITY_SIZE": None, "UTILITY_STEPS": 2000},
 }
 
 
@@ -58,6 +60,13 @@ def _failing_cell(executed_path: Path) -> str:
             first = next((line for line in cell.source.splitlines() if line.strip()), "")
             return f"cell {number} `{first[:60]}`"
     return "an unknown cell"
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory (MB) of the largest finished child process (the notebook kernels) or of this one."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max(children, own) / (1024 * 1024 if sys.platform == "darwin" else 1024)  # bytes on macOS, KB on Linux
 
 
 def run_course(profile: str = "quick", run_dir="runs/course", data_source: str = "phantom", data_dir=None,
@@ -97,8 +106,12 @@ def run_course(profile: str = "quick", run_dir="runs/course", data_source: str =
         seconds = time.perf_counter() - start
         stamp.write_text(json.dumps(mine, sort_keys=True))
         log(f"[done] {path.name} in {seconds:.0f} s -> {out}")
-        records.append({"notebook": path.name, "status": "done", "seconds": round(seconds, 1)})
-    (run_dir / "course_log.json").write_text(json.dumps({"profile": profile, "notebooks": records}, indent=1))
+        records.append({"notebook": path.name, "status": "done", "seconds": round(seconds, 1),
+                        "peak_rss_mb_so_far": round(peak_memory_mb())})
+    log_path = run_dir / "course_log.json"
+    log_path.write_text(json.dumps({"profile": profile, "notebooks": records, "peak_rss_mb": round(peak_memory_mb()),
+                                    "peak_rss_note": "largest single process (a notebook kernel), resident memory"},
+                                   indent=1))
     return records
 
 
@@ -121,14 +134,17 @@ def main(argv=None) -> int:
     run_dir = Path(args.out).resolve()
     print(f"\ncourse ({args.profile}) finished in {time.perf_counter() - start:.0f} s: "
           f"{sum(r['status'] == 'done' for r in records)} run, {sum(r['status'] == 'skipped' for r in records)} "
-          f"skipped. Executed notebooks: {run_dir / 'executed'}; figures: {run_dir / 'figures'}")
+          f"skipped; peak memory {peak_memory_mb():,.0f} MB (largest process). "
+          f"Executed notebooks: {run_dir / 'executed'}; figures: {run_dir / 'figures'}")
     for name in ("metrics.json", "training_metrics.json"):
         path = run_dir / name
         if path.is_file():
             metrics = json.loads(path.read_text())
+            metrics = metrics.get("headline", metrics)
             shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
                               if not isinstance(v, (list, dict)))
             print(f"headline ({path}): {shown}")
+            break  # metrics.json (notebook 05) supersedes training_metrics.json (notebook 04)
     report = run_dir / "report.md"
     if report.is_file():
         print(f"report: {report}")

@@ -52,17 +52,26 @@ def channels_at(resolution: int, image_size: int, width: int, max_mult: int = 8)
 
 @keras.saving.register_keras_serializable(package="cxr_gan")
 class ClassConditionalNorm(layers.Layer):
-    """Instance normalisation followed by a per-class scale and shift (AdaIN with a class code).
+    """Normalisation followed by a per-class scale and shift.
 
-    ``y = norm(x) * (1 + gamma[label]) + beta[label]``; gamma and beta start at zero, so
-    at initialisation the layer is a plain instance norm. No batch statistics are
-    used, so training and sampling (and every replica of a distributed run) agree.
+    ``y = norm(x) * (1 + gamma[label]) + beta[label]``; gamma and beta start at zero.
+    ``mode="instance"`` (default) standardises each channel over the image (AdaIN with a
+    class code); ``mode="pixel"`` divides each pixel's feature vector by its RMS over
+    channels (ProGAN's pixel norm). Instance norm erases every channel's per-image mean
+    and scale, where much of the noise vector's information lives at 4x4. Measured on
+    phantoms at 64 px after 5 minutes of CPU training: instance norm draws the condition
+    more reliably (label fidelity 0.835 vs 0.789) but images of one condition are more
+    alike (mean MS-SSIM 0.71 vs 0.58; real images 0.36). Neither uses batch statistics,
+    so training and sampling (and every replica of a distributed run) agree.
     """
 
-    def __init__(self, num_classes: int, epsilon: float = 1e-5, **kwargs):
+    def __init__(self, num_classes: int, epsilon: float = 1e-5, mode: str = "instance", **kwargs):
         super().__init__(**kwargs)
+        if mode not in ("pixel", "instance"):
+            raise ValueError(f"mode={mode!r}; use 'pixel' or 'instance'")
         self.num_classes = num_classes
         self.epsilon = epsilon
+        self.mode = mode
 
     def build(self, input_shape):
         channels = input_shape[0][-1]
@@ -71,9 +80,13 @@ class ClassConditionalNorm(layers.Layer):
 
     def call(self, inputs):
         x, labels = inputs
-        mean = ops.mean(x, axis=(1, 2), keepdims=True)
-        var = ops.var(x, axis=(1, 2), keepdims=True)
-        x = (x - mean) * ops.rsqrt(var + self.epsilon)
+        if self.mode == "instance":
+            mean = ops.mean(x, axis=(1, 2), keepdims=True)
+            var = ops.var(x, axis=(1, 2), keepdims=True)
+            x = (x - mean) * ops.rsqrt(var + self.epsilon)
+        else:  # in float32: squares of float16 activations overflow under mixed precision
+            x32 = ops.cast(x, "float32")
+            x = ops.cast(x32 * ops.rsqrt(ops.mean(ops.square(x32), axis=-1, keepdims=True) + self.epsilon), x.dtype)
         labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
         gamma = ops.cast(ops.take(self.gamma, labels, axis=0), x.dtype)[:, None, None, :]
         beta = ops.cast(ops.take(self.beta, labels, axis=0), x.dtype)[:, None, None, :]
@@ -83,7 +96,7 @@ class ClassConditionalNorm(layers.Layer):
         return input_shape[0]
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "epsilon": self.epsilon}
+        return {**super().get_config(), "num_classes": self.num_classes, "epsilon": self.epsilon, "mode": self.mode}
 
 
 def _l2_normalize(x, eps=1e-12):
@@ -164,13 +177,14 @@ class ProjectionHead(layers.Layer):
 
 
 def build_generator(image_size: int = 64, latent_dim: int = 64, width: int = 16, num_classes: int = 7,
-                    conditioning: str = "projection", name: str = "generator") -> keras.Model:
+                    conditioning: str = "projection", name: str = "generator", norm: str = "instance") -> keras.Model:
     """Generator ``[z (B, latent_dim), label (B,)] -> image (B, S, S, 1)`` in [-1, 1].
 
     A dense layer makes a 4x4 map, then ``log2(S/4)`` transposed-convolution blocks
     double the resolution, halving the channels (``width`` at full size). With
     ``projection`` conditioning every block is followed by class-conditional
-    normalisation; with ``concat`` the label embedding only joins the latent vector.
+    normalisation (``norm``: ``instance`` or ``pixel``, see :class:`ClassConditionalNorm`);
+    with ``concat`` the label embedding only joins the latent vector.
     """
     blocks = _check(image_size, conditioning)
     z = keras.Input((latent_dim,), name="z")
@@ -184,13 +198,13 @@ def build_generator(image_size: int = 64, latent_dim: int = 64, width: int = 16,
     resolution = 4
     for i in range(blocks):
         if conditioning == "projection":
-            x = ClassConditionalNorm(num_classes, name=f"cond_norm_{resolution}")([x, label])
+            x = ClassConditionalNorm(num_classes, mode=norm, name=f"cond_norm_{resolution}")([x, label])
         x = layers.LeakyReLU(0.2)(x)
         resolution *= 2
         x = layers.Conv2DTranspose(channels_at(resolution, image_size, width), 4, strides=2, padding="same",
                                    name=f"up_{resolution}")(x)
     if conditioning == "projection":
-        x = ClassConditionalNorm(num_classes, name=f"cond_norm_{resolution}")([x, label])
+        x = ClassConditionalNorm(num_classes, mode=norm, name=f"cond_norm_{resolution}")([x, label])
     x = layers.LeakyReLU(0.2)(x)
     x = layers.Conv2D(1, 3, padding="same", name="to_image")(x)
     image = layers.Activation("tanh", dtype="float32", name="image")(x)

@@ -95,3 +95,56 @@ def sample_sheet(images, classes, rows: int, path=None, title: str | None = None
         fig.savefig(path, dpi=90)
         plt.close(fig)
     return fig
+
+
+def real_vs_generated(real, real_labels, generated, generated_labels, classes=CLASSES, per_class: int = 4,
+                      seed: int = 0, scale: float = 1.1):
+    """One row per condition: ``per_class`` real images, a gap, then ``per_class`` generated ones."""
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    cols = 2 * per_class + 1
+    fig, axes = plt.subplots(len(classes), cols, figsize=(cols * scale, len(classes) * scale + 0.5), squeeze=False)
+    for c, name in enumerate(classes):
+        for side, (images, labels) in enumerate(((real, real_labels), (generated, generated_labels))):
+            idx = np.flatnonzero(np.asarray(labels) == c)
+            pick = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else []
+            for j in range(per_class):
+                ax = axes[c, side * (per_class + 1) + j]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if j < len(pick):
+                    ax.imshow(_to_display(images[pick[j]]), cmap="gray", vmin=0, vmax=255)
+                else:
+                    ax.axis("off")
+        axes[c, 0].set_ylabel(name, fontsize=8)
+        axes[c, per_class].axis("off")
+    axes[0, per_class // 2].set_title("real", fontsize=10)
+    axes[0, per_class + 1 + per_class // 2].set_title("generated", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows, row_titles=None, col_titles=None, scale: float = 1.1, title: str | None = None):
+    """Show a 2-D layout of images: ``rows[i][j]`` is one image (uint8 or float in [-1, 1])."""
+    import matplotlib.pyplot as plt
+
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * scale, n_rows * scale + 0.4), squeeze=False)
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(row):
+                ax.imshow(_to_display(row[j]), cmap="gray", vmin=0, vmax=255)
+            else:
+                ax.axis("off")
+            if i == 0 and col_titles is not None and j < len(col_titles):
+                ax.set_title(col_titles[j], fontsize=8)
+        if row_titles is not None:
+            axes[i, 0].set_ylabel(row_titles[i], fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

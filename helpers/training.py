@@ -54,6 +54,7 @@ class GANConfig:
     latent_dim: int = 64
     g_width: int = 16
     d_width: int = 32
+    g_norm: str = "instance"              # generator normalisation: instance | pixel (more varied, less faithful)
     classes: tuple = CLASSES
     conditioning: str = "projection"      # projection (recommended) | concat (the prototype's)
     loss: str = "hinge"                   # hinge | nonsaturating
@@ -183,11 +184,12 @@ class ConditionalGAN(keras.Model):
         keras.config.set_dtype_policy(_policy(config))
         try:
             self.generator = build_generator(config.image_size, config.latent_dim, config.g_width,
-                                             config.num_classes, config.conditioning)
+                                             config.num_classes, config.conditioning, norm=config.g_norm)
             self.discriminator = build_discriminator(config.image_size, config.d_width, config.num_classes,
                                                      config.conditioning, aux_classifier=config.aux_weight > 0)
             self.ema_generator = build_generator(config.image_size, config.latent_dim, config.g_width,
-                                                 config.num_classes, config.conditioning, name="ema_generator")
+                                                 config.num_classes, config.conditioning, name="ema_generator",
+                                                 norm=config.g_norm)
         finally:
             keras.config.set_dtype_policy(previous)
         self.ema_generator.set_weights(self.generator.get_weights())

@@ -38,6 +38,27 @@ def test_failure_names_notebook_and_cell(tmp_path):
         run_course("smoke", tmp_path / "run", notebooks=[nb], log=lambda s: None)
 
 
+@pytest.mark.notebook
+def test_smoke_course_end_to_end(tmp_path, capsys):
+    """The whole course (notebooks 01-05) through the runner, as CI's smoke profile."""
+    from conftest import ROOT
+
+    out = tmp_path / "smoke"
+    assert main(["--profile", "smoke", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    log = json.loads((out / "course_log.json").read_text())
+    assert [r["notebook"][:2] for r in log["notebooks"]] == ["01", "02", "03", "04", "05"]
+    assert all(r["status"] == "done" for r in log["notebooks"]) and log["peak_rss_mb"] > 0
+    for number in ("01", "02", "03", "04", "05"):
+        assert list((out / "figures").glob(f"{number}_*.png")), f"notebook {number} saved no figure"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["headline"]["label_fidelity"] <= 1.0
+    assert {"fidelity", "realism", "diversity", "utility", "memorisation"} <= set(metrics)
+    assert "## Private: memorisation audit" in (out / "report.md").read_text()
+    assert f"report: {out / 'report.md'}" in printed and "headline" in printed
+    assert not list((ROOT / "notebooks").glob("*.params.json"))  # nothing written beside the sources
+
+
 def test_unknown_profile():
     with pytest.raises(ValueError, match="profile 'huge' is unknown; use one of smoke, quick, full"):
         notebook_parameters("huge")

@@ -1,4 +1,8 @@
-"""Notebooks: committed without outputs, built on the course skeleton, and executable headless."""
+"""Notebooks: committed without outputs and built on the course skeleton.
+
+Execution is tested twice elsewhere: ``pytest --nbval-lax notebooks`` (each notebook in
+smoke mode) and the smoke course through the runner (tests/test_course.py).
+"""
 
 import json
 import re
@@ -17,7 +21,7 @@ def load(path):
 
 
 def test_notebooks_exist():
-    assert [p.name[:2] for p in NOTEBOOKS][:2] == ["01", "02"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -62,16 +66,6 @@ def _run(path, tmp_path, **parameters):
                                                          **parameters},
                         cwd=str(path.parent), kernel_name="python3", progress_bar=False)
     return load(out), tmp_path / "run"
-
-
-@pytest.mark.notebook
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_runs_headless_with_papermill(path, tmp_path):
-    nb, run_dir = _run(path, tmp_path)
-    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
-    figures = list((run_dir / "figures").glob(f"{path.name[:2]}_*.png"))
-    assert figures, "each notebook saves its figures into RUN_DIR/figures"
 
 
 @pytest.mark.notebook

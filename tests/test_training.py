@@ -203,3 +203,24 @@ def test_config_round_trip():
     assert GANConfig.from_json(config.to_json()) == config
     with pytest.raises(ValueError, match=r"unknown config keys \['colour'\]"):
         GANConfig.from_json(json.dumps({"colour": 1}))
+
+
+def test_class_conditional_norm_modes():
+    from helpers.models import ClassConditionalNorm
+
+    x = tf.random.normal((2, 4, 4, 8)) * 3.0 + 1.0
+    labels = tf.constant([0, 1])
+    pixel = ClassConditionalNorm(2, mode="pixel")([x, labels])  # gamma = beta = 0 at first
+    np.testing.assert_allclose(tf.sqrt(tf.reduce_mean(pixel ** 2, axis=-1)), 1.0, atol=1e-3)
+    instance = ClassConditionalNorm(2, mode="instance")([x, labels])
+    np.testing.assert_allclose(tf.reduce_mean(instance, axis=(1, 2)), 0.0, atol=1e-4)
+    with pytest.raises(ValueError, match="'pixel' or 'instance'"):
+        ClassConditionalNorm(2, mode="batch")
+
+
+def test_pixel_norm_generator_exports_and_reloads(tmp_path, data32):
+    gan = train(data32, tmp_path / "run", tiny_config(32, g_norm="pixel"), steps=2, verbose=0)
+    model, meta = load_generator(tmp_path / "run" / "generator.keras")
+    z, labels = np.zeros((2, 8), np.float32), np.array([1, 5], np.int32)
+    np.testing.assert_allclose(model([z, labels]), gan.ema_generator([z, labels]), atol=1e-6)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["g_norm"] == "pixel"

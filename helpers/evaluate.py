@@ -1,0 +1,543 @@
+"""Evaluating a trained generator: realistic, right condition, useful, private (notebook 05).
+
+Building blocks, each usable on its own:
+
+- feature extractors: :func:`classifier_extractor` (the course's own CNN trained on the
+  real training split; works offline) and :func:`inception_extractor` (Keras InceptionV3
+  with ImageNet weights at 299 px, where the weights can be downloaded);
+- :func:`realism`: FID, KID, precision/recall, density/coverage on one extractor's features;
+- :func:`auroc` / :func:`per_class_auroc` and :func:`ms_ssim_diversity`;
+- :func:`utility_study`: train on synthetic / real + synthetic, test on real;
+- :func:`memorisation_audit`: nearest-neighbour distances to the training set;
+- :func:`write_report`: ``metrics.json`` and ``report.md`` for a run folder.
+
+Images are float arrays in [-1, 1] shaped ``(N, S, S, 1)`` (the GAN's range) unless a
+function says otherwise; :func:`helpers.classifier.to_model_range` converts uint8.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from helpers import metrics as realism_metrics
+
+#: MS-SSIM weights of the five scales (Wang et al., 2003), finest first.
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+INCEPTION_NOTE = ("Keras InceptionV3 (ImageNet weights, 2048-d average pool, 299 px): not comparable "
+                  "with the TF1 `pool_3` FID reported in papers")
+
+
+# --------------------------------------------------------------------------- feature extractors
+
+def classifier_extractor(classifier):
+    """A model mapping images to the ``features`` layer of a :func:`helpers.classifier.build_classifier` CNN."""
+    import keras
+
+    try:
+        layer = classifier.get_layer("features")
+    except ValueError:
+        raise ValueError(f"model {classifier.name!r} has no layer named 'features'; "
+                         "build it with helpers.classifier.build_classifier") from None
+    return keras.Model(classifier.inputs, layer.output, name=f"{classifier.name}_features")
+
+
+def inception_extractor(weights: str | None = "imagenet"):
+    """Keras InceptionV3 without its top, average-pooled to 2048 features, for 299 px RGB input.
+
+    Use :func:`extract_features`, which resizes gray images to 299 px and repeats the
+    channel. ``weights=None`` builds the network untrained (for tests only: its numbers
+    mean nothing). Raises ``RuntimeError`` with the offline alternative when the
+    ImageNet weights cannot be downloaded.
+    """
+    import keras
+
+    try:
+        return keras.applications.InceptionV3(include_top=False, weights=weights, pooling="avg",
+                                              input_shape=(299, 299, 3))
+    except Exception as exc:  # download errors come as several exception types
+        raise RuntimeError(f"InceptionV3 ImageNet weights could not be loaded ({type(exc).__name__}: {exc}). "
+                           "They need internet access (Colab has it). Offline, use the course classifier's "
+                           "features: EXTRACTOR = 'classifier'.") from exc
+
+
+def extract_features(extractor, images, batch_size: int = 128) -> np.ndarray:
+    """Features ``(N, D)`` (float64) of images in [-1, 1]; resizes and repeats channels as the extractor needs."""
+    import tensorflow as tf
+
+    images = np.asarray(images, np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    height, width, channels = extractor.input_shape[1:]
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = tf.constant(images[start:start + batch_size])
+        if x.shape[1] != height or x.shape[2] != width:
+            x = tf.image.resize(x, (height, width), method="bilinear")
+        if channels != x.shape[-1]:
+            x = tf.repeat(x, channels, axis=-1)  # InceptionV3's preprocessing maps to [-1, 1]: ours already is
+        out.append(np.asarray(extractor(x, training=False), np.float64))
+    dim = extractor.output_shape[-1]
+    return np.concatenate(out) if out else np.zeros((0, dim))
+
+
+# --------------------------------------------------------------------------- realism and diversity
+
+def realism(real_features, fake_features, kid_subsets: int = 10, kid_subset_size: int = 1000,
+            k: int = 5, seed: int = 0) -> dict:
+    """FID, KID (mean, std), precision/recall and density/coverage of two feature sets, with their sizes."""
+    real_features, fake_features = np.asarray(real_features), np.asarray(fake_features)
+    kid_mean, kid_std = realism_metrics.kid(real_features, fake_features, kid_subsets, kid_subset_size, seed)
+    pr = realism_metrics.precision_recall(real_features, fake_features, k=k)
+    dc = realism_metrics.density_coverage(real_features, fake_features, k=k)
+    return {"fid": realism_metrics.fid(real_features, fake_features), "kid_mean": kid_mean, "kid_std": kid_std,
+            "precision": pr["precision"], "recall": pr["recall"], "density": dc["density"],
+            "coverage": dc["coverage"], "k": k, "n_real": len(real_features), "n_fake": len(fake_features),
+            "feature_dim": int(real_features.shape[1])}
+
+
+def ms_ssim_scales(image_size: int, filter_size: int = 11) -> int:
+    """How many MS-SSIM scales fit: the coarsest must still be at least ``filter_size`` pixels (max 5)."""
+    scales = 1
+    while scales < 5 and image_size // 2 ** scales >= filter_size:
+        scales += 1
+    return scales
+
+
+def ms_ssim(a, b) -> np.ndarray:
+    """MS-SSIM of image pairs ``a[i]``, ``b[i]`` in [-1, 1]; as many scales as the size allows.
+
+    The standard five weights are truncated to the scales used and renormalised, so a
+    64 px image uses three scales (64, 32, 16 px).
+    """
+    import tensorflow as tf
+
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    if a.ndim == 3:
+        a, b = a[..., None], b[..., None]
+    weights = np.array(MS_SSIM_WEIGHTS[:ms_ssim_scales(a.shape[1])])
+    weights = (weights / weights.sum()).tolist()
+    return tf.image.ssim_multiscale(a, b, max_val=2.0, power_factors=weights).numpy()
+
+
+def ms_ssim_diversity(images, labels, num_classes: int, pairs: int = 100, seed: int = 0) -> list:
+    """Per class, the mean MS-SSIM of ``pairs`` random pairs of different images of that class.
+
+    Lower means more varied. Compare generated with real images of the same class:
+    generated images clearly above the real value are a sign of mode collapse.
+    A class with fewer than two images gets ``nan``.
+    """
+    images, labels = np.asarray(images), np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in range(num_classes):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < 2:
+            out.append(float("nan"))
+            continue
+        first = rng.choice(idx, pairs)
+        second = rng.choice(idx, pairs)
+        clash = first == second
+        while clash.any():  # a pair of an image with itself would score 1
+            second[clash] = rng.choice(idx, int(clash.sum()))
+            clash = first == second
+        out.append(float(ms_ssim(images[first], images[second]).mean()))
+    return out
+
+
+# --------------------------------------------------------------------------- classification scores
+
+def auroc(scores, positive) -> float:
+    """Area under the ROC curve: the chance a random positive scores above a random negative (ties count half).
+
+    Computed from ranks (Mann-Whitney U). ``nan`` when one of the two groups is empty.
+    """
+    scores = np.asarray(scores, np.float64)
+    positive = np.asarray(positive, bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    # average ranks over ties
+    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
+    starts = np.concatenate([[0], boundaries])
+    ends = np.concatenate([boundaries, [len(scores)]])
+    for s, e in zip(starts, ends):
+        ranks[order[s:e]] = (s + e + 1) / 2.0  # 1-based average rank
+    u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def per_class_auroc(probabilities, labels, num_classes: int) -> list:
+    """One-vs-rest AUROC per class from ``(N, C)`` probabilities and integer labels."""
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    return [auroc(probabilities[:, c], labels == c) for c in range(num_classes)]
+
+
+def classification_scores(probabilities, labels, num_classes: int) -> dict:
+    """Accuracy, per-class accuracy, per-class and macro AUROC, and the confusion matrix."""
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    predicted = probabilities.argmax(1)
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    per_accuracy = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
+    per_auc = per_class_auroc(probabilities, labels, num_classes)
+    return {"accuracy": float((predicted == labels).mean()), "per_class_accuracy": per_accuracy.tolist(),
+            "per_class_auroc": per_auc, "macro_auroc": float(np.nanmean(per_auc)), "confusion": confusion.tolist(),
+            "n": int(len(labels))}
+
+
+# --------------------------------------------------------------------------- utility: train on synthetic, test on real
+
+def _classic_augment(x, seed):
+    """Shifts, brightness and contrast: the augmentation a radiology classifier would use without a GAN.
+
+    No horizontal flips: they move the heart to the wrong side.
+    """
+    import tensorflow as tf
+
+    size = x.shape[1]
+    pad = max(size // 16, 1)
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    x = tf.image.resize_with_crop_or_pad(x, size + 2 * pad, size + 2 * pad)
+    x = tf.image.stateless_random_crop(x, tf.stack([tf.shape(x)[0], size, size, 1]), seeds[0])
+    x = tf.image.stateless_random_brightness(x, 0.15, seeds[1])
+    x = tf.image.stateless_random_contrast(x, 0.8, 1.2, seeds[2])
+    return tf.clip_by_value(x, -1.0, 1.0)
+
+
+def train_fixed_steps(images, labels, steps: int, num_classes: int, batch_size: int = 32, seed: int = 0,
+                      width: int = 16, augment: bool = False, pooling: str = "max"):
+    """Train a fresh :func:`helpers.classifier.build_classifier` for exactly ``steps`` optimiser steps.
+
+    Every arm of the utility study gets the same number of steps, so a bigger training
+    set is not also a longer training run.
+    """
+    import keras
+    import tensorflow as tf
+
+    from helpers.classifier import build_classifier
+
+    keras.utils.set_random_seed(seed)
+    images = np.asarray(images, np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    labels = np.asarray(labels, np.int64)
+    model = build_classifier(images.shape[1], num_classes, width, name="utility_classifier", pooling=pooling)
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.05)),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ds = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(labels), seed=seed,
+                                                                      reshuffle_each_iteration=True)
+    ds = ds.repeat().batch(batch_size, drop_remainder=True)
+    if augment:
+        ds = ds.enumerate().map(lambda i, xy: (_classic_augment(xy[0], tf.stack([tf.cast(seed, tf.int64), i])),
+                                               xy[1]), num_parallel_calls=tf.data.AUTOTUNE)
+    model.fit(ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    return model
+
+
+def utility_arms(ratios=(0.5, 1.0, 2.0)) -> list[tuple]:
+    """The study's arms as ``(arm, ratio)``: what each classifier is trained on.
+
+    ``ratio`` is the number of added (or synthetic-only) images as a multiple of the real count.
+    """
+    arms = [("real", 0.0), ("real + classic augmentation", 0.0), ("synthetic only", 1.0)]
+    for r in ratios:
+        arms.append(("real + duplicated real", r))
+        arms.append(("real + synthetic", r))
+    return arms
+
+
+def _take_per_class(labels, counts, rng, replace=False):
+    """Row indices with ``counts[c]`` rows of each class c."""
+    rows = []
+    for c, n in enumerate(counts):
+        idx = np.flatnonzero(labels == c)
+        if n and len(idx):
+            rows.append(rng.choice(idx, n, replace=replace or n > len(idx)))
+    return np.concatenate(rows) if rows else np.zeros(0, np.int64)
+
+
+def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.5, 1.0, 2.0), seeds=(0, 1, 2),
+                  steps: int = 600, batch_size: int = 32, width: int = 16, progress: bool = True):
+    """Train classifiers on each arm of :func:`utility_arms` and score them on the real test split.
+
+    ``real_train``, ``real_test`` and ``synthetic`` are ``(images, labels)`` pairs in [-1, 1].
+    Added images follow the real training split's class proportions, so arms differ only in
+    where the extra images come from. ``synthetic`` must hold at least ``max(ratios)`` times
+    the real count per class. Returns a DataFrame: one row per arm and seed with the train
+    count, accuracy, macro AUROC and per-class AUROC (columns ``auroc_<class index>``).
+    """
+    import pandas as pd
+
+    x_real, y_real = real_train
+    x_test, y_test = real_test
+    x_syn, y_syn = synthetic
+    real_counts = np.bincount(y_real, minlength=num_classes)
+    arms = utility_arms(ratios)
+    rows, start = [], time.perf_counter()
+    total = len(arms) * len(seeds)
+    for seed in seeds:
+        rng = np.random.default_rng(1000 + seed)
+        for arm, ratio in arms:
+            extra = np.round(real_counts * ratio).astype(int)
+            if arm == "synthetic only":
+                pick = _take_per_class(y_syn, real_counts, rng)
+                x, y = x_syn[pick], y_syn[pick]
+            elif arm == "real + synthetic":
+                pick = _take_per_class(y_syn, extra, rng)
+                x, y = np.concatenate([x_real, x_syn[pick]]), np.concatenate([y_real, y_syn[pick]])
+            elif arm == "real + duplicated real":
+                pick = _take_per_class(y_real, extra, rng, replace=True)
+                x, y = np.concatenate([x_real, x_real[pick]]), np.concatenate([y_real, y_real[pick]])
+            else:
+                x, y = x_real, y_real
+            model = train_fixed_steps(x, y, steps, num_classes, batch_size, seed, width,
+                                      augment=arm == "real + classic augmentation")
+            from helpers.classifier import predict_classes
+
+            scores = classification_scores(predict_classes(model, x_test), y_test, num_classes)
+            row = {"arm": arm, "ratio": ratio, "seed": seed, "train_images": len(y), "accuracy": scores["accuracy"],
+                   "macro_auroc": scores["macro_auroc"]}
+            row.update({f"auroc_{c}": v for c, v in enumerate(scores["per_class_auroc"])})
+            rows.append(row)
+            if progress:
+                done = len(rows)
+                eta = (time.perf_counter() - start) / done * (total - done)
+                print(f"\rutility study: {done}/{total} classifiers, ETA {eta:4.0f} s", end="", flush=True)
+    if progress:
+        print(f"\rutility study: {total} classifiers in {time.perf_counter() - start:.0f} s" + " " * 10)
+    return pd.DataFrame(rows)
+
+
+def summarise_utility(results) -> "pd.DataFrame":
+    """Mean and standard deviation over seeds of accuracy and macro AUROC per arm, and the change against 'real'."""
+    grouped = results.groupby(["arm", "ratio"], sort=False)
+    table = grouped.agg(train_images=("train_images", "mean"), seeds=("seed", "nunique"),
+                        auroc_mean=("macro_auroc", "mean"), auroc_std=("macro_auroc", "std"),
+                        accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std")).reset_index()
+    baseline = table.loc[table["arm"] == "real", "auroc_mean"]
+    table["auroc_vs_real"] = table["auroc_mean"] - (float(baseline.iloc[0]) if len(baseline) else np.nan)
+    return table
+
+
+def utility_verdict(summary, spread_factor: float = 1.0) -> str:
+    """One honest sentence: did adding synthetic images beat both real alone and duplicated real?
+
+    An arm counts as better only when its mean macro AUROC exceeds the comparison's mean by
+    more than ``spread_factor`` times the larger of the two standard deviations over seeds.
+    """
+    def row(arm, ratio):
+        hit = summary[(summary["arm"] == arm) & np.isclose(summary["ratio"], ratio)]
+        return hit.iloc[0] if len(hit) else None
+
+    real = row("real", 0.0)
+    if real is None:
+        return "no 'real' baseline in the study"
+    verdicts = []
+    for _, syn in summary[summary["arm"] == "real + synthetic"].iterrows():
+        dup = row("real + duplicated real", syn["ratio"])
+        margin = spread_factor * np.nanmax([syn["auroc_std"], real["auroc_std"],
+                                            dup["auroc_std"] if dup is not None else 0.0])
+        beats_real = syn["auroc_mean"] - real["auroc_mean"] > margin
+        beats_dup = dup is None or syn["auroc_mean"] - dup["auroc_mean"] > margin
+        worse = real["auroc_mean"] - syn["auroc_mean"] > margin
+        verdicts.append("helped" if beats_real and beats_dup else "hurt" if worse else "no clear effect")
+        verdicts[-1] = f"{syn['ratio']:g}x synthetic: {verdicts[-1]}"
+    only = row("synthetic only", 1.0)
+    gap = f"; synthetic only reaches {only['auroc_mean']:.3f} vs {real['auroc_mean']:.3f} for real" if only is not None else ""
+    return "; ".join(verdicts) + gap + " (macro AUROC on the real test split, mean over seeds)"
+
+
+# --------------------------------------------------------------------------- privacy: memorisation audit
+
+def nearest_neighbours(queries, reference, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distance and index of each query's nearest row of ``reference``, in chunks (no N x M matrix)."""
+    if len(reference) == 0:
+        raise ValueError("the reference set is empty: nothing to measure distances to")
+    queries = np.asarray(queries, np.float32).reshape(len(queries), -1)
+    reference = np.asarray(reference).reshape(len(reference), -1)
+    best = np.full(len(queries), np.inf, np.float64)
+    index = np.zeros(len(queries), np.int64)
+    q_sq = (queries.astype(np.float64) ** 2).sum(1)
+    for r0 in range(0, len(reference), chunk):
+        ref = np.asarray(reference[r0:r0 + chunk], np.float32)
+        r_sq = (ref.astype(np.float64) ** 2).sum(1)
+        for q0 in range(0, len(queries), chunk):
+            q = queries[q0:q0 + chunk]
+            d2 = q_sq[q0:q0 + chunk, None] + r_sq[None, :] - 2.0 * (q @ ref.T).astype(np.float64)
+            j = d2.argmin(1)
+            d = d2[np.arange(len(q)), j]
+            better = d < best[q0:q0 + chunk]
+            best[q0:q0 + chunk][better] = d[better]
+            index[q0:q0 + chunk][better] = j[better] + r0
+    return np.sqrt(np.clip(best, 0, None)), index
+
+
+def memorisation_audit(train, test, synthetic, quantile: float = 0.01) -> dict:
+    """Are synthetic images closer to training images than unseen real images are?
+
+    ``train``, ``test`` and ``synthetic`` are arrays in one space (pixels or features),
+    one row (or image) per sample. The threshold is the ``quantile`` (1%) of the test
+    images' nearest-training-image distances: a test image is that close to a training
+    image only 1% of the time by chance. The share of synthetic images under it should
+    be about 1% too; much more suggests copies of training images.
+    """
+    d_test, _ = nearest_neighbours(test, train)
+    d_syn, idx_syn = nearest_neighbours(synthetic, train)
+    threshold = float(np.quantile(d_test, quantile))
+    return {"threshold": threshold, "quantile": quantile,
+            "share_synthetic_below": float((d_syn < threshold).mean()),
+            "share_test_below": float((d_test < threshold).mean()),
+            "median_synthetic": float(np.median(d_syn)), "median_test": float(np.median(d_test)),
+            "n_train": len(train), "n_test": len(test), "n_synthetic": len(synthetic),
+            "synthetic_distances": d_syn, "synthetic_nearest": idx_syn, "test_distances": d_test}
+
+
+# --------------------------------------------------------------------------- latent walks
+
+def slerp(z0, z1, t):
+    """Spherical interpolation between two latent vectors (stays on the Gaussian's typical shell)."""
+    z0, z1 = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
+    cos = np.clip(z0 @ z1 / (np.linalg.norm(z0) * np.linalg.norm(z1)), -1.0, 1.0)
+    omega = math.acos(cos)
+    if omega < 1e-6:
+        return (1 - t) * z0 + t * z1
+    return (math.sin((1 - t) * omega) * z0 + math.sin(t * omega) * z1) / math.sin(omega)
+
+
+def latent_walk(generator, label: int, steps: int = 7, seed: int = 0) -> np.ndarray:
+    """Images along a spherical path between two random latent vectors, for one condition."""
+    latent_dim = generator.inputs[0].shape[-1]
+    rng = np.random.default_rng(seed)
+    z0, z1 = rng.standard_normal((2, latent_dim))
+    z = np.stack([slerp(z0, z1, t) for t in np.linspace(0, 1, steps)]).astype(np.float32)
+    return np.asarray(generator([z, np.full(steps, label, np.int32)], training=False))
+
+
+def class_sweep(generator, num_classes: int, rows: int = 3, seed: int = 0) -> np.ndarray:
+    """``(rows, num_classes, S, S, 1)``: each row keeps its noise fixed and asks for every condition in turn."""
+    latent_dim = generator.inputs[0].shape[-1]
+    z = np.random.default_rng(seed).standard_normal((rows, latent_dim)).astype(np.float32)
+    z = np.repeat(z, num_classes, axis=0)
+    labels = np.tile(np.arange(num_classes, dtype=np.int32), rows)
+    images = np.asarray(generator([z, labels], training=False))
+    return images.reshape(rows, num_classes, *images.shape[1:])
+
+
+# --------------------------------------------------------------------------- report
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items() if not isinstance(v, np.ndarray)}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def headline(metrics: dict) -> dict:
+    """The few numbers a person reads first, flat, from notebook 05's metrics dictionary."""
+    out = {}
+    if "fidelity" in metrics:
+        out["label_fidelity"] = metrics["fidelity"]["generated"]["accuracy"]
+        out["judge_accuracy_real_test"] = metrics["fidelity"]["real_test"]["accuracy"]
+    for r in metrics.get("realism", []):
+        if r["comparison"].startswith("generated"):
+            tag = r["extractor"].split()[0].lower()
+            out.update({f"fid_{tag}": r["fid"], f"kid_{tag}": r["kid_mean"], f"precision_{tag}": r["precision"],
+                        f"recall_{tag}": r["recall"]})
+    if "utility" in metrics:
+        for r in metrics["utility"]["summary"]:
+            if r["arm"] in ("real", "synthetic only") or (r["arm"] == "real + synthetic" and r["ratio"] == 1.0):
+                out[f"utility_auroc[{r['arm']}{' 1x' if r['arm'] == 'real + synthetic' else ''}]"] = r["auroc_mean"]
+    for space, a in metrics.get("memorisation", {}).items():
+        out[f"memorised_share[{space}]"] = a["share_synthetic_below"]
+    return out
+
+
+def write_report(metrics: dict, run_dir) -> tuple[Path, Path]:
+    """Write ``RUN_DIR/metrics.json`` (everything, machine-readable) and ``RUN_DIR/report.md`` (tables).
+
+    ``metrics`` is the dictionary notebook 05 assembles; arrays inside it are left out of
+    the JSON. Missing sections are skipped in the report.
+    """
+    run_dir = Path(run_dir)
+    clean = _jsonable({**metrics, "headline": headline(metrics)})
+    json_path = run_dir / "metrics.json"
+    json_path.write_text(json.dumps(clean, indent=1))
+    m = clean
+    classes = m.get("classes", [])
+    lines = [f"# Evaluation report: {m.get('data_source', '?')} data, {m.get('image_size', '?')} px",
+             "", "Synthetic images for teaching and research; **not for clinical use**.", "",
+             "Headline: " + ", ".join(f"{k} {_fmt(v)}" for k, v in m["headline"].items()), ""]
+    if m.get("smoke"):
+        lines[2:2] = ["**Smoke run**: tiny models and samples. These numbers check the plumbing and mean nothing.", ""]
+    if "setup" in m:
+        lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in m["setup"].items()] + [""]
+    if "fidelity" in m:
+        f = m["fidelity"]
+        lines += ["## Right condition: label fidelity", "",
+                  f"Judge: {f.get('judge')}. Generated: {f['generated']['n']} images "
+                  f"({f['generated']['n'] // max(len(classes), 1)} per condition); real test: {f['real_test']['n']}.", "",
+                  "| condition | fidelity (generated) | AUROC generated | accuracy real test | AUROC real test |",
+                  "|---|---|---|---|---|"]
+        for i, name in enumerate(classes):
+            lines.append(f"| {name} | {_fmt(f['generated']['per_class_accuracy'][i])} | "
+                         f"{_fmt(f['generated']['per_class_auroc'][i])} | {_fmt(f['real_test']['per_class_accuracy'][i])} | "
+                         f"{_fmt(f['real_test']['per_class_auroc'][i])} |")
+        lines += [f"| **all** | **{_fmt(f['generated']['accuracy'])}** | {_fmt(f['generated']['macro_auroc'])} | "
+                  f"{_fmt(f['real_test']['accuracy'])} | {_fmt(f['real_test']['macro_auroc'])} |", ""]
+    if "realism" in m:
+        lines += ["## Realism", "", "| extractor | comparison | n reference | n compared | FID | KID (mean ± std) | "
+                  "precision | recall | density | coverage |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in m["realism"]:
+            lines.append(f"| {r['extractor']} | {r['comparison']} | {r['n_real']} | {r['n_fake']} | {_fmt(r['fid'], 2)} | "
+                         f"{_fmt(r['kid_mean'], 4)} ± {_fmt(r['kid_std'], 4)} | {_fmt(r['precision'])} | "
+                         f"{_fmt(r['recall'])} | {_fmt(r['density'])} | {_fmt(r['coverage'])} |")
+        lines.append("")
+    if "diversity" in m:
+        d = m["diversity"]
+        lines += [f"## Diversity: mean MS-SSIM of {d['pairs']} random pairs per condition (lower = more varied)", "",
+                  "| condition | real test | generated |", "|---|---|---|"]
+        lines += [f"| {name} | {_fmt(d['real'][i])} | {_fmt(d['generated'][i])} |" for i, name in enumerate(classes)]
+        lines.append("")
+    if "utility" in m:
+        u = m["utility"]
+        lines += ["## Useful: train on synthetic, test on real", "",
+                  f"{u['classifier']}; {u['steps']} steps per classifier; seeds {u['seeds']}; scored on the real "
+                  f"test split ({u['n_test']} images).", "",
+                  "| trained on | added (× real) | images | macro AUROC (mean ± std) | accuracy (mean ± std) | Δ AUROC vs real |",
+                  "|---|---|---|---|---|---|"]
+        for r in u["summary"]:
+            lines.append(f"| {r['arm']} | {r['ratio']:g} | {r['train_images']:.0f} | {_fmt(r['auroc_mean'])} ± "
+                         f"{_fmt(r['auroc_std'])} | {_fmt(r['accuracy_mean'])} ± {_fmt(r['accuracy_std'])} | "
+                         f"{_fmt(r['auroc_vs_real'], 3)} |")
+        lines += ["", f"Verdict: {u['verdict']}.", ""]
+    if "memorisation" in m:
+        lines += ["## Private: memorisation audit", "",
+                  "| space | threshold (1% of test→train distances) | synthetic below | test below | "
+                  "median synthetic→train | median test→train |", "|---|---|---|---|---|---|"]
+        for space, a in m["memorisation"].items():
+            lines.append(f"| {space} | {_fmt(a['threshold'], 3)} | {_fmt(a['share_synthetic_below'])} | "
+                         f"{_fmt(a['share_test_below'])} | {_fmt(a['median_synthetic'], 3)} | {_fmt(a['median_test'], 3)} |")
+        lines.append("")
+    report_path = run_dir / "report.md"
+    report_path.write_text("\n".join(lines))
+    return json_path, report_path
