@@ -56,7 +56,7 @@ def build_classifier(image_size: int = 64, num_classes: int = 7, width: int = 32
 
 
 def train_classifier(images, labels, val_images=None, val_labels=None, epochs: int = 8,
-                     batch_size: int = 64, seed: int = 0, width: int = 16, verbose: int = 0,
+                     batch_size: int = 64, seed: int = 0, width: int = 32, verbose: int = 0,
                      augment: bool = True, min_steps: int = 800, pooling: str = "avg"):
     """Train :func:`build_classifier` on images in [-1, 1] and integer labels; return the model.
 
@@ -64,9 +64,11 @@ def train_classifier(images, labels, val_images=None, val_labels=None, epochs: i
     exact pixel positions. Small training sets get more epochs, so that training runs
     for at least ``min_steps`` optimiser steps (a few hundred steps are not enough for
     this CNN to learn the phantom findings; measured: chance accuracy after 230 steps).
-    Width 16 is the default: on the quick course's phantoms (3,420 training images, 800
-    steps) it reached 0.990 test accuracy in 40 s on a 2-core CPU, against 0.994 in 138 s
-    at width 32.
+    Width 32 is the default. Width 16 trains 3x faster (40 s against 138 s on the quick
+    course's 3,420 phantoms, 800 steps, 2-core CPU) and scores almost as well on real test
+    images (0.98-0.99 against 0.994), but as a judge of generated images it was harsher and
+    less stable: label fidelity 0.80 where the width-32 judge said 0.87-0.89 for a
+    comparable generator. A judge must be robust, so the default stays 32.
     """
     import keras
     import tensorflow as tf

@@ -8,7 +8,7 @@ OBJECTIVES = [
     "read the sample grids and loss curves, and recognise mode collapse, an overpowering discriminator and an ignored condition",
     "resume an interrupted run, export `generator.keras` and write a synthetic dataset in the NIH layout",
 ]
-RUNTIME = ("set by `TRAIN_MINUTES` (default 8 minutes) plus about 1 minute for the judge classifier; "
+RUNTIME = ("set by `TRAIN_MINUTES` (default 8 minutes) plus about 2 minutes for the judge classifier; "
            "under a minute in smoke mode. On a Colab T4 GPU use `IMAGE_SIZE = 128` and a longer budget.")
 PARAMETERS = '''DATA_SOURCE = "phantom"      # phantom (offline default) | nih | chestmnist
 DATA_DIR = None              # None: a phantom folder under data/ named by size, count and seed
