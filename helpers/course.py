@@ -27,7 +27,7 @@ PROFILES = {
               "DEMO_STEPS": 60},
     "full": {"SMOKE": False, "IMAGE_SIZE": 128, "PHANTOMS_PER_CLASS": 2000, "TRAIN_MINUTES": 120.0,
              "BATCH_SIZE": 64, "BALANCED": True, "GENERATED_PER_CLASS": 1000, "EXTRACTOR": "both",
-             "UTILITY_SIZE": None, "UTILITY_STEPS": 2000},
+             "UTILITY_SIZE": None, "UTILITY_STEPS": 2000, "UTILITY_REAL_PER_CLASS": 1000},
 }
 
 

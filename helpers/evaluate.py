@@ -277,6 +277,8 @@ def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.
     """
     import pandas as pd
 
+    from helpers.classifier import predict_classes
+
     x_real, y_real = real_train
     x_test, y_test = real_test
     x_syn, y_syn = synthetic
@@ -301,8 +303,6 @@ def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.
                 x, y = x_real, y_real
             model = train_fixed_steps(x, y, steps, num_classes, batch_size, seed, width,
                                       augment=arm == "real + classic augmentation")
-            from helpers.classifier import predict_classes
-
             scores = classification_scores(predict_classes(model, x_test), y_test, num_classes)
             row = {"arm": arm, "ratio": ratio, "seed": seed, "train_images": len(y), "accuracy": scores["accuracy"],
                    "macro_auroc": scores["macro_auroc"]}
@@ -521,8 +521,9 @@ def write_report(metrics: dict, run_dir) -> tuple[Path, Path]:
     if "utility" in m:
         u = m["utility"]
         lines += ["## Useful: train on synthetic, test on real", "",
-                  f"{u['classifier']}; {u['steps']} steps per classifier; seeds {u['seeds']}; scored on the real "
-                  f"test split ({u['n_test']} images).", "",
+                  f"{u['classifier']}; {u['steps']} steps per classifier; seeds {u['seeds']}; real training images "
+                  f"{'capped at ' + str(u['real_per_class_cap']) + ' per condition' if u.get('real_per_class_cap') else 'all'}; "
+                  f"scored on the real test split ({u['n_test']} images).", "",
                   "| trained on | added (× real) | images | macro AUROC (mean ± std) | accuracy (mean ± std) | Δ AUROC vs real |",
                   "|---|---|---|---|---|---|"]
         for r in u["summary"]:

@@ -167,3 +167,10 @@ def test_write_report_json_and_markdown(tmp_path):
     assert saved["headline"]["label_fidelity"] == 0.5 and saved["headline"]["fid_classifier"] == 1.5
     report = report_path.read_text()
     assert "not for clinical use" in report and "| B | 0.000 | n/a |" in report and "## Private" in report
+
+
+def test_inception_path_resizes_gray_images_to_299_rgb():
+    """The InceptionV3 path without its ImageNet weights (offline): shapes only, the numbers mean nothing."""
+    extractor = evaluate.inception_extractor(weights=None)
+    features = evaluate.extract_features(extractor, np.zeros((2, 64, 64, 1), np.float32))
+    assert features.shape == (2, 2048) and np.isfinite(features).all()

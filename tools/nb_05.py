@@ -23,7 +23,8 @@ EXTRACTOR = "classifier"     # classifier (offline) | both (adds InceptionV3; ne
 UTILITY_SEEDS = 3            # classifiers per arm of the utility study (mean and spread over seeds)
 UTILITY_STEPS = 600          # optimiser steps (batch 32) per utility classifier, the same for every arm
 UTILITY_SIZE = 32            # utility classifiers train at this size (None: IMAGE_SIZE); 32 keeps a CPU run short
-UTILITY_RATIOS = [0.5, 1.0, 2.0]'''
+UTILITY_RATIOS = [0.5, 1.0, 2.0]
+UTILITY_REAL_PER_CLASS = None  # cap the real training images per condition in the utility study (None: all)'''
 
 BODY = [
     ("code", '''import matplotlib.pyplot as plt
@@ -199,9 +200,17 @@ classifiers train at `UTILITY_SIZE` px (average-pooled from the full size) to fi
 from helpers.evaluate import summarise_utility, utility_study, utility_verdict
 
 factor = IMAGE_SIZE // (UTILITY_SIZE or IMAGE_SIZE)
-y_pool = np.repeat(np.arange(NUM_CLASSES), int(np.ceil(max(UTILITY_RATIOS) * np.bincount(y_train).max())))
+rows = np.arange(len(y_train))
+if UTILITY_REAL_PER_CLASS:  # the scarce-real regime, where synthetic data is most often hoped to help
+    rng = np.random.default_rng(SEED)
+    rows = np.concatenate([rng.permutation(np.flatnonzero(y_train == c))[:UTILITY_REAL_PER_CLASS]
+                           for c in range(NUM_CLASSES)])
+x_real, y_real = x_train[rows], y_train[rows]
+# enough generated images per condition for the largest ratio (and for "synthetic only")
+needed = np.ceil(max(max(UTILITY_RATIOS), 1.0) * np.bincount(y_real, minlength=NUM_CLASSES)).astype(int)
+y_pool = np.repeat(np.arange(NUM_CLASSES), needed)
 x_pool = generate_images(generator, y_pool, seed=SEED + 2)  # fresh noise, not the images scored above
-utility_results = utility_study((downsample(x_train, factor), y_train), (downsample(x_test, factor), y_test),
+utility_results = utility_study((downsample(x_real, factor), y_real), (downsample(x_test, factor), y_test),
                                 (downsample(x_pool, factor), y_pool), NUM_CLASSES, ratios=UTILITY_RATIOS,
                                 seeds=range(UTILITY_SEEDS), steps=UTILITY_STEPS)
 utility_summary = summarise_utility(utility_results)
@@ -265,6 +274,7 @@ metrics = {
     "fidelity": fidelity, "realism": realism_rows, "diversity": diversity,
     "utility": {"classifier": f"course CNN (width 16, max pooling, batch 32) at {IMAGE_SIZE // factor} px",
                 "steps": UTILITY_STEPS, "seeds": list(range(UTILITY_SEEDS)), "n_test": len(y_test),
+                "real_per_class_cap": UTILITY_REAL_PER_CLASS,
                 "summary": utility_summary.to_dict("records"), "runs": utility_results.to_dict("records"),
                 "verdict": verdict},
     "memorisation": audits,
@@ -281,7 +291,7 @@ SUMMARY = [
     "The memorisation audit compares generated-to-train distances with test-to-train distances; about 1% under the 1% threshold is what no copying looks like.",
 ]
 EXERCISES = [
-    "Rerun the utility study with only 50 real training images per condition (subsample `x_train`). Does synthetic data help more when real data is scarce?",
+    "Rerun the utility study with `UTILITY_REAL_PER_CLASS = 50`. Does synthetic data help more when real data is scarce?",
     "Evaluate an early checkpoint (export one with `helpers.training.export_generator` after restoring it). Which numbers move first?",
     "On Colab, set `EXTRACTOR = 'both'`. Do InceptionV3 and the judge's features rank the same runs in the same order?",
     "Make the generator copy: train notebook 04 on 20 images for a long time and run the memorisation audit. What share falls under the threshold?",
