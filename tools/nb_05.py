@@ -200,12 +200,12 @@ classifiers train at `UTILITY_SIZE` px (average-pooled from the full size) to fi
 from helpers.evaluate import summarise_utility, utility_study, utility_verdict
 
 factor = IMAGE_SIZE // (UTILITY_SIZE or IMAGE_SIZE)
-rows = np.arange(len(y_train))
+utility_rows = np.arange(len(y_train))
 if UTILITY_REAL_PER_CLASS:  # the scarce-real regime, where synthetic data is most often hoped to help
     rng = np.random.default_rng(SEED)
-    rows = np.concatenate([rng.permutation(np.flatnonzero(y_train == c))[:UTILITY_REAL_PER_CLASS]
-                           for c in range(NUM_CLASSES)])
-x_real, y_real = x_train[rows], y_train[rows]
+    utility_rows = np.concatenate([rng.permutation(np.flatnonzero(y_train == c))[:UTILITY_REAL_PER_CLASS]
+                                   for c in range(NUM_CLASSES)])
+x_real, y_real = x_train[utility_rows], y_train[utility_rows]
 # enough generated images per condition for the largest ratio (and for "synthetic only")
 needed = np.ceil(max(max(UTILITY_RATIOS), 1.0) * np.bincount(y_real, minlength=NUM_CLASSES)).astype(int)
 y_pool = np.repeat(np.arange(NUM_CLASSES), needed)
