@@ -28,12 +28,7 @@ def class_grid(images, labels, classes=CLASSES, per_class: int = 6, seed: int = 
         pick = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else []
         for j in range(per_class):
             ax = axes[c, j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if j < len(pick):
-                ax.imshow(_to_display(images[pick[j]]), cmap="gray", vmin=0, vmax=255)
-            else:
-                ax.axis("off")
+            _draw(ax, images[pick[j]] if j < len(pick) else None)
             if j == 0:
                 ax.set_ylabel(name if len(idx) else f"{name}\n(none present)", fontsize=9)
     if title:
@@ -49,6 +44,16 @@ def _to_display(image) -> np.ndarray:
     if x.dtype != np.uint8:
         x = np.clip((x + 1.0) * 127.5, 0, 255)
     return x
+
+
+def _draw(ax, image=None) -> None:
+    """Show one image on ``ax`` without ticks, or hide ``ax`` when ``image`` is None."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if image is None:
+        ax.axis("off")
+    else:
+        ax.imshow(_to_display(image), cmap="gray", vmin=0, vmax=255)
 
 
 def save_figure(fig, run_dir, name: str) -> Path:
@@ -110,13 +115,7 @@ def real_vs_generated(real, real_labels, generated, generated_labels, classes=CL
             idx = np.flatnonzero(np.asarray(labels) == c)
             pick = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else []
             for j in range(per_class):
-                ax = axes[c, side * (per_class + 1) + j]
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if j < len(pick):
-                    ax.imshow(_to_display(images[pick[j]]), cmap="gray", vmin=0, vmax=255)
-                else:
-                    ax.axis("off")
+                _draw(axes[c, side * (per_class + 1) + j], images[pick[j]] if j < len(pick) else None)
         axes[c, 0].set_ylabel(name, fontsize=8)
         axes[c, per_class].axis("off")
     axes[0, per_class // 2].set_title("real", fontsize=10)
@@ -134,12 +133,7 @@ def image_rows(rows, row_titles=None, col_titles=None, scale: float = 1.1, title
     for i, row in enumerate(rows):
         for j in range(n_cols):
             ax = axes[i, j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if j < len(row):
-                ax.imshow(_to_display(row[j]), cmap="gray", vmin=0, vmax=255)
-            else:
-                ax.axis("off")
+            _draw(ax, row[j] if j < len(row) else None)
             if i == 0 and col_titles is not None and j < len(col_titles):
                 ax.set_title(col_titles[j], fontsize=8)
         if row_titles is not None:
