@@ -55,6 +55,15 @@ def build_classifier(image_size: int = 64, num_classes: int = 7, width: int = 32
     return keras.Model(inputs, outputs, name=name)
 
 
+def compile_classifier(model, steps: int, metrics=None):
+    """Adam with a cosine learning-rate decay from 2e-3 over ``steps``, cross-entropy on logits."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.05)),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=metrics)
+    return model
+
+
 def train_classifier(images, labels, val_images=None, val_labels=None, epochs: int = 8,
                      batch_size: int = 64, seed: int = 0, width: int = 32, verbose: int = 0,
                      augment: bool = True, min_steps: int = 800, pooling: str = "avg"):
@@ -81,10 +90,7 @@ def train_classifier(images, labels, val_images=None, val_labels=None, epochs: i
     steps_per_epoch = int(np.ceil(len(labels) / batch_size))
     epochs = max(epochs, int(np.ceil(min_steps / max(steps_per_epoch, 1))))
     steps = epochs * steps_per_epoch
-    schedule = keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    compile_classifier(model, steps, metrics=["accuracy"])
     ds = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(labels), seed=seed)
     if augment:
         pad = max(images.shape[1] // 16, 1)
@@ -133,9 +139,8 @@ def label_fidelity(generator, classifier, num_classes: int = 7, per_class: int =
 
     labels = np.repeat(np.arange(num_classes), per_class)
     images = generate_images(generator, labels, seed, latent_dim)
-    predicted = predict_classes(classifier, images).argmax(1)
-    confusion = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(confusion, (labels, predicted), 1)
-    per = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
-    return {"fidelity": float((predicted == labels).mean()), "per_class": per.tolist(),
-            "confusion": confusion.tolist()}
+    from helpers.evaluate import classification_scores
+
+    scores = classification_scores(predict_classes(classifier, images), labels, num_classes)
+    return {"fidelity": scores["accuracy"], "per_class": scores["per_class_accuracy"],
+            "confusion": scores["confusion"]}

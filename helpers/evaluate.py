@@ -223,7 +223,7 @@ def train_fixed_steps(images, labels, steps: int, num_classes: int, batch_size: 
     import keras
     import tensorflow as tf
 
-    from helpers.classifier import build_classifier
+    from helpers.classifier import build_classifier, compile_classifier
 
     keras.utils.set_random_seed(seed)
     images = np.asarray(images, np.float32)
@@ -231,8 +231,7 @@ def train_fixed_steps(images, labels, steps: int, num_classes: int, batch_size: 
         images = images[..., None]
     labels = np.asarray(labels, np.int64)
     model = build_classifier(images.shape[1], num_classes, width, name="utility_classifier", pooling=pooling)
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.05)),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    compile_classifier(model, steps)
     ds = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(labels), seed=seed,
                                                                       reshuffle_each_iteration=True)
     ds = ds.repeat().batch(batch_size, drop_remainder=True)
