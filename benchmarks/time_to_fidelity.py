@@ -22,6 +22,20 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["d_width=16", "augment=\"\""]`` -> ``{"d_width": 16, "augment": ""}``; values are JSON, else strings."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {pair!r}: expected KEY=VALUE, e.g. d_width=16")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
 def main() -> None:
     """Run the benchmark and print its numbers."""
     parser = argparse.ArgumentParser()
@@ -33,6 +47,8 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.9)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--out", default=None, help="run folder (default: a temporary one)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="GANConfig overrides, e.g. --set d_width=16 aux_weight=1 (values parsed as JSON)")
     args = parser.parse_args()
 
     from helpers.classifier import label_fidelity, predict_classes, to_model_range, train_classifier
@@ -54,7 +70,9 @@ def main() -> None:
         return {"fidelity": label_fidelity(gan.ema_generator, judge, len(data.classes), args.eval_per_class,
                                            seed=1)["fidelity"]}
     monitor = PeriodicEvaluation(evaluate, args.every, stop_when=lambda r: r["fidelity"] >= args.target)
-    config = GANConfig(image_size=args.size, classes=data.classes, batch_size=args.batch)
+    config = GANConfig(image_size=args.size, classes=data.classes, batch_size=args.batch,
+                       **parse_overrides(args.set))
+    print(f"config: {config.to_json()}")
     t0 = time.perf_counter()
     train(data, work / "gan", config, minutes=args.minutes, callbacks=[monitor], verbose=0, sample_every=10 ** 6,
           checkpoint_every=10 ** 9)

@@ -12,24 +12,29 @@ conditioning and layer sizes (:func:`helpers.models.build_prototype_models`).
 
 Both see the same batch size on the same machine; data come from memory for both,
 so the numbers compare training steps, not input pipelines. Each prints real
-images consumed per second; the last line per size is
+images consumed per second. The two are measured in turn ``--repeats`` times
+(default 3) and the medians compared: on a shared 2-core machine a single
+measurement can be off by a third. The last line per size is
 ``ours <X> img/s, prototype <Y> img/s, ratio <Z>``.
 """
 
 import argparse
 import os
+import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def ours(size: int, batch: int, steps: int) -> float:
-    """Images/s of the course's GAN step through model.fit."""
+def ours(size: int, batch: int):
+    """A function ``steps -> images/s`` for the course's GAN step through model.fit (compiled once)."""
+    import keras
     import numpy as np
     import tensorflow as tf
 
     from helpers.training import ConditionalGAN, GANConfig
 
+    stamps: list[float] = []
     gan = ConditionalGAN(GANConfig(image_size=size, batch_size=batch))
     gan.compile()
     rng = np.random.default_rng(0)
@@ -37,13 +42,22 @@ def ours(size: int, batch: int, steps: int) -> float:
     y = rng.integers(0, 7, batch).astype("int32")
     ds = tf.data.Dataset.from_tensors((x, y)).repeat()
     gan.fit(ds, steps_per_epoch=3, epochs=1, verbose=0)  # trace and compile
-    start = time.perf_counter()
-    gan.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
-    return steps * batch / (time.perf_counter() - start)
+
+    class StepClock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch_index, logs=None):
+            stamps.append(time.perf_counter())
+
+    def measure(steps: int) -> float:
+        # timed from the end of the first step to the end of the last: the start and end of a fit call
+        # (iterator set-up and tear-down, which sometimes stalls for seconds here) are not training steps
+        stamps.clear()
+        gan.fit(ds, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[StepClock()])
+        return steps * batch / (stamps[-1] - stamps[0])
+    return measure
 
 
-def prototype(size: int, batch: int, steps: int) -> float:
-    """Images/s of the prototype's train_on_batch + predict loop."""
+def prototype(size: int, batch: int):
+    """A function ``steps -> images/s`` for the prototype's train_on_batch + predict loop."""
     import numpy as np
 
     from helpers.models import build_prototype_models, prototype_train_step
@@ -52,16 +66,15 @@ def prototype(size: int, batch: int, steps: int) -> float:
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (batch, size, size, 1)).astype("float32")
     y = rng.integers(0, 7, (batch, 1))
-
-    def step():
+    for _ in range(2):
         prototype_train_step(g, d, gan, x, y, rng)
 
-    for _ in range(2):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps * batch / (time.perf_counter() - start)
+    def measure(steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            prototype_train_step(g, d, gan, x, y, rng)
+        return steps * batch / (time.perf_counter() - start)
+    return measure
 
 
 def main() -> None:
@@ -69,12 +82,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, nargs="+", default=[64])
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=20, help="training steps per measurement of ours")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements of each, taken in turn")
     args = parser.parse_args()
     for size in args.size:
-        a = ours(size, args.batch, args.steps)
-        b = prototype(size, args.batch, max(args.steps // 4, 3))
-        print(f"size {size}x{size}, batch {args.batch}:")
+        measure_ours, measure_prototype = ours(size, args.batch), prototype(size, args.batch)
+        a, b = [], []
+        for r in range(args.repeats):
+            a.append(measure_ours(args.steps))
+            b.append(measure_prototype(max(args.steps // 4, 3)))
+            print(f"  size {size}, repeat {r + 1}: ours {a[-1]:.1f} img/s, prototype {b[-1]:.1f} img/s", flush=True)
+        a, b = statistics.median(a), statistics.median(b)
+        print(f"size {size}x{size}, batch {args.batch} (medians of {args.repeats}):")
         print(f"ours {a:.1f} img/s, prototype {b:.1f} img/s, ratio {a / b:.2f}")
 
 
