@@ -65,9 +65,10 @@ class GANConfig:
     beta_2: float = 0.99
     r1_gamma: float = 0.0                 # R1 penalty weight on real images (0: off)
     aux_weight: float = 3.0               # auxiliary classifier loss weight (0: pure projection D)
+    aux_fake_class: bool = False          # the auxiliary classifier also learns a "generated" class
     ema_decay: float = 0.999
     augment: str = "translation,brightness,contrast"   # DiffAugment policy; "" for none
-    augment_p: float = -1.0               # fixed probability in [0, 1]; -1: adaptive (ADA)
+    augment_p: float = 0.3                # fixed probability in [0, 1]; -1: adaptive (ADA, starting at 0)
     ada_target: float = 0.6
     balanced: bool = False                # class-balanced sampling of the training split
     mixed_precision: str = "auto"         # auto (GPU only) | on | off
@@ -186,7 +187,8 @@ class ConditionalGAN(keras.Model):
             self.generator = build_generator(config.image_size, config.latent_dim, config.g_width,
                                              config.num_classes, config.conditioning, norm=config.g_norm)
             self.discriminator = build_discriminator(config.image_size, config.d_width, config.num_classes,
-                                                     config.conditioning, aux_classifier=config.aux_weight > 0)
+                                                     config.conditioning, aux_classifier=config.aux_weight > 0,
+                                                     aux_fake_class=config.aux_fake_class)
             self.ema_generator = build_generator(config.image_size, config.latent_dim, config.g_width,
                                                  config.num_classes, config.conditioning, name="ema_generator",
                                                  norm=config.g_norm)
@@ -276,10 +278,14 @@ class ConditionalGAN(keras.Model):
             else:
                 real_logits, real_classes = _outputs(self.discriminator([real_aug, labels], training=True))
                 r1 = tf.constant(0.0)
-            fake_logits, _ = _outputs(self.discriminator([fake_aug, labels], training=True))
+            fake_logits, fake_classes = _outputs(self.discriminator([fake_aug, labels], training=True))
             d_loss = self._d_losses(real_logits, fake_logits) + 0.5 * c.r1_gamma * r1
-            # the auxiliary classifier learns the conditions from real images only
+            # the auxiliary classifier learns the conditions from real images only; with aux_fake_class it
+            # also learns to put generated images in an extra class, so the generator cannot satisfy it with
+            # patterns that merely look like a condition to a classifier that has never seen a fake
             aux = _class_loss(real_classes, labels)
+            if c.aux_fake_class and fake_classes is not None:
+                aux = 0.5 * (aux + _class_loss(fake_classes, tf.fill([batch], c.num_classes)))
             d_loss = d_loss + c.aux_weight * aux
             scaled = self.d_optimizer.scale_loss(d_loss / tf.cast(replicas, d_loss.dtype))
         d_vars = self.discriminator.trainable_variables

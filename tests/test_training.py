@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -224,3 +225,24 @@ def test_pixel_norm_generator_exports_and_reloads(tmp_path, data32):
     z, labels = np.zeros((2, 8), np.float32), np.array([1, 5], np.int32)
     np.testing.assert_allclose(model([z, labels]), gan.ema_generator([z, labels]), atol=1e-6)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["g_norm"] == "pixel"
+
+
+def test_aux_fake_class_learns_to_spot_generated_images():
+    keras.utils.set_random_seed(0)
+    config = tiny_config(32, aux_fake_class=True, augment="", seed=3)
+    gan = ConditionalGAN(config)
+    gan.compile()
+    assert gan.discriminator.output_shape[1] == (None, len(CLASSES) + 1)
+    rng = np.random.default_rng(0)
+    real = np.clip(rng.normal(0.3, 0.2, (8, 32, 32, 1)), -1, 1).astype("float32")
+    labels = tf.constant(np.arange(8) % 7, tf.int32)
+    history = gan.fit(tf.data.Dataset.from_tensors((real, labels)).repeat(), steps_per_epoch=80, epochs=1, verbose=0)
+    assert np.isfinite(history.history["aux"]).all()
+    fake = gan.generator([tf.random.normal((8, 8), seed=1), labels], training=False)
+    real = tf.constant(real)
+
+    def p_generated(images):
+        return float(tf.reduce_mean(tf.nn.softmax(gan.discriminator([images, labels])[1])[:, -1]))
+
+    assert p_generated(fake) > p_generated(real) + 0.1
+    assert json.loads(config.to_json())["aux_fake_class"] is True

@@ -61,9 +61,10 @@ layout (4×4) to fine texture (64×64).
 Instance normalisation has a price: it erases each channel's per-image mean and scale, and at 4×4
 that is where much of the noise vector's information lives, so images of one condition come out
 alike (mode collapse, measured in notebook 05 with MS-SSIM). `GANConfig(g_norm="pixel")` uses
-ProGAN's pixel norm instead. Measured on phantoms after 5 minutes of CPU training: pixel norm gives
-more varied images (mean same-condition MS-SSIM 0.58 against 0.71; real images 0.36) but draws the
-condition less reliably (label fidelity 0.79 against 0.84), so the course keeps instance norm.
+ProGAN's pixel norm instead. Measured on phantoms after 5 minutes of CPU training (with a
+discriminator twice today's width): pixel norm gives more varied images (mean same-condition
+MS-SSIM 0.58 against 0.71; real images 0.36) but draws the condition less reliably (label fidelity
+0.79 against 0.84), so the course keeps instance norm.
 
 **Discriminator.** A *projection discriminator* (Miyato & Koyama, 2018) computes image features
 `h(x)` and scores `w·h(x) + embed(y)·h(x)`: the second term is large only when the features agree
