@@ -23,7 +23,7 @@ from helpers.env import project_dir
 #: Parameters per profile; each notebook receives the ones its `parameters` cell declares.
 PROFILES = {
     "smoke": {"SMOKE": True, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 30},
-    "quick": {"SMOKE": False, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 700, "TRAIN_MINUTES": 7.5,
+    "quick": {"SMOKE": False, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 700, "TRAIN_MINUTES": 7.0,
               "DEMO_STEPS": 60},
     "full": {"SMOKE": False, "IMAGE_SIZE": 128, "PHANTOMS_PER_CLASS": 2000, "TRAIN_MINUTES": 120.0,
              "BATCH_SIZE": 64, "BALANCED": True, "GENERATED_PER_CLASS": 1000, "EXTRACTOR": "both",
