@@ -61,8 +61,8 @@ class ClassConditionalNorm(layers.Layer):
     and scale, where much of the noise vector's information lives at 4x4. Measured on
     phantoms at 64 px after 5 minutes of CPU training (with ``d_width=32``): instance norm
     draws the condition more reliably (label fidelity 0.835 vs 0.789) but images of one
-    condition are more alike (mean MS-SSIM 0.71 vs 0.58; real images 0.36). Neither uses batch statistics,
-    so training and sampling (and every replica of a distributed run) agree.
+    condition are more alike (mean MS-SSIM 0.71 vs 0.58; real images 0.36). Neither uses
+    batch statistics, so training and sampling (and every replica of a distributed run) agree.
     """
 
     def __init__(self, num_classes: int, epsilon: float = 1e-5, mode: str = "instance", **kwargs):
@@ -211,7 +211,7 @@ def build_generator(image_size: int = 64, latent_dim: int = 64, width: int = 16,
     return keras.Model([z, label], image, name=name)
 
 
-def build_discriminator(image_size: int = 64, width: int = 32, num_classes: int = 7,
+def build_discriminator(image_size: int = 64, width: int = 16, num_classes: int = 7,
                         conditioning: str = "projection", aux_classifier: bool = False,
                         name: str = "discriminator", aux_fake_class: bool = False) -> keras.Model:
     """Discriminator ``[image (B, S, S, 1), label (B,)] -> logit (B, 1)``.
