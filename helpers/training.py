@@ -5,7 +5,7 @@ The pieces, each small:
 - :class:`GANConfig`: every setting of a run, saved as ``RUN_DIR/config.json``.
 - :class:`ConditionalGAN`: a ``keras.Model`` whose ``train_step`` updates the
   discriminator and then the generator in **one compiled step**, with
-  differentiable augmentation (DiffAugment, with an ADA-style adaptive
+  differentiable augmentation (DiffAugment, with a fixed or ADA-style adaptive
   probability), an exponential moving average (EMA) of the generator's weights for
   sampling, hinge or non-saturating loss and an optional R1 penalty.
 - Callbacks: a sample grid (fixed noise, one column per condition), a
