@@ -181,6 +181,9 @@ class ConditionalGAN(keras.Model):
         from helpers.models import build_discriminator, build_generator
 
         self.config = config
+        if config.aux_fake_class and config.aux_weight <= 0:
+            raise ValueError("aux_fake_class=True needs the auxiliary classifier: set aux_weight > 0 "
+                             f"(got {config.aux_weight}), or aux_fake_class=False")
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(_policy(config))
         try:

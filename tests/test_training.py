@@ -246,3 +246,5 @@ def test_aux_fake_class_learns_to_spot_generated_images():
 
     assert p_generated(fake) > p_generated(real) + 0.1
     assert json.loads(config.to_json())["aux_fake_class"] is True
+    with pytest.raises(ValueError, match="aux_fake_class=True needs the auxiliary classifier"):
+        ConditionalGAN(tiny_config(32, aux_fake_class=True, aux_weight=0.0))
