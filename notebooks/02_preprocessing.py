@@ -1,0 +1,229 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Preprocessing: decode once, crop, resize, cache, and feed a balanced pipeline
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/cxr-gan-course/cxr-gan-course/blob/main/notebooks/02_preprocessing.ipynb)
+#
+# **You will learn to**
+#
+# - choose between centre crop and letterbox, and see why antialiased resizing matters
+# - decode a dataset once, in parallel, into a uint8 cache that reloads in seconds
+# - check split sizes per class and that no patient crosses splits
+# - build the `tf.data` pipeline and undo a 28:1 class imbalance with balanced sampling
+#
+# **Expected runtime:** about 1 minute on a laptop CPU (a few seconds in smoke mode).
+#
+# **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The offline default data are procedural phantoms made by this course.
+#
+# **Not for clinical use.** Synthetic images made in this course are teaching and research material. They must not be used to diagnose, treat or make any decision about a patient.
+
+# %% [markdown]
+# ## Setup
+
+# %%
+# Setup: install the course's helpers package if it is missing (a fresh Colab runtime),
+# then report Python/TensorFlow versions and whether a GPU is available.
+# Colab's own TensorFlow is left alone: the package does not reinstall it.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("helpers") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/cxr-gan-course/cxr-gan-course@v0.1.0"], check=True)
+
+from helpers.env import describe_runtime
+
+RUNTIME = describe_runtime()
+
+# %% [markdown]
+# ### Parameters
+#
+# The next cell is tagged `parameters`: papermill replaces these values when the course runner executes the notebook headless (`python -m helpers.course`). `SMOKE = True` (or the environment variable `CXR_GAN_SMOKE=1`) shrinks everything to a seconds-long check.
+
+# %% tags=["parameters"]
+DATA_SOURCE = "phantom"      # phantom (offline default) | nih | chestmnist
+DATA_DIR = None              # None: a phantom folder under data/ named by size, count and seed, or data/chestmnist
+IMAGE_SIZE = 64              # side of the decoded squares
+BATCH_SIZE = 64              # batch size of the demo pipeline
+SEED = 0                     # random seed
+RUN_DIR = "runs/course"      # where figures go
+SMOKE = False                # True: tiny data, quick check
+PHANTOMS_PER_CLASS = 300     # phantom images per condition when they have to be written
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from helpers import CLASSES
+from helpers.env import notebook_settings
+from helpers.plots import save_figure
+
+SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS = notebook_settings(
+    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED)
+if SMOKE:
+    BATCH_SIZE = min(BATCH_SIZE, 16)
+
+# %% [markdown]
+# ## 1. From a full-size radiograph to a training square
+#
+# NIH images are 1024×1024 8-bit PNGs (some copies carry RGB, RGBA or 16-bit files, which
+# `helpers.data.read_gray8` turns into correct 8-bit grayscale: 16-bit is rescaled, never clipped).
+# We need 64 or 128 pixels. Two choices matter:
+#
+# 1. **Making it square.** A *centre crop* keeps the scale and drops a margin; a *letterbox* keeps
+#    everything and adds black bars, which a GAN would learn to draw. NIH is square already, so the
+#    course crops.
+# 2. **Downscaling.** Sampling every 16th pixel (nearest) aliases fine structure such as rib edges;
+#    an antialiased filter (box reduce, then Lanczos) averages it properly.
+
+# %%
+from helpers.data import index_images, read_gray8
+from helpers.phantoms import render_phantom
+from helpers.preprocess import resize_square
+
+nih_files = index_images(DATA_DIR) if DATA_SOURCE == "nih" else {}
+if nih_files:
+    original = read_gray8(sorted(nih_files.values())[0])
+else:  # a high-resolution phantom stands in for a full-size film
+    original = render_phantom("Mass", 512, np.random.default_rng(SEED))
+wide = original[original.shape[0] // 8: -original.shape[0] // 8]  # a non-square (4:3) version of it
+print("original", original.shape, original.dtype, "| non-square", wide.shape)
+
+# %%
+from PIL import Image
+
+nearest = np.asarray(Image.fromarray(original).resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.NEAREST))
+panels = [("original", original), ("non-square", wide),
+          ("centre crop", resize_square(wide, IMAGE_SIZE, "crop")),
+          ("letterbox", resize_square(wide, IMAGE_SIZE, "letterbox")),
+          ("nearest", nearest), ("antialiased", resize_square(original, IMAGE_SIZE))]
+fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9))
+for ax, (name, img) in zip(axes, panels):
+    ax.imshow(img, cmap="gray", vmin=0, vmax=255); ax.set_title(name); ax.axis("off")
+fig.tight_layout()
+save_figure(fig, RUN_DIR, "02_resizing")
+plt.show()
+
+# %% [markdown]
+# ## 2. Decode once: the cache
+#
+# `load_dataset` decodes every image on all cores (a `spawn` process pool) into one uint8 `.npy` file,
+# memory-mapped, so a dataset larger than RAM still works. The cache is keyed by the source, the size and
+# the class selection; change any of them and a new cache is built. An interrupted build resumes where it
+# stopped. Here we build into a fresh folder of this run and time a second, cached load.
+
+# %%
+import shutil
+
+from helpers.preprocess import load_dataset
+
+cache_dir = RUN_DIR / "cache_demo"
+shutil.rmtree(cache_dir, ignore_errors=True)
+t0 = time.perf_counter()
+DATA = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, cache_dir=cache_dir,
+                    phantom_per_class=PHANTOMS_PER_CLASS)
+t1 = time.perf_counter()
+DATA = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, cache_dir=cache_dir,
+                    phantom_per_class=PHANTOMS_PER_CLASS, progress=False)
+t2 = time.perf_counter()
+print(f"first build: {t1 - t0:.1f} s for {len(DATA.table):,} images; cached reload: {t2 - t1:.2f} s")
+print("cache:", DATA.cache_path, "| images", DATA.images.shape, DATA.images.dtype)
+
+# %% [markdown]
+# ## 3. Splits by patient
+#
+# Every image of a patient lands in the same split (`helpers.data.split_by_patient`); with NIH's official
+# `train_val_list.txt` / `test_list.txt` present, the official test split is used and validation is carved
+# out of train_val by patient.
+
+# %%
+from helpers.data import assert_patient_disjoint, summary_table
+
+assert_patient_disjoint(DATA.table)  # raises if a patient crosses splits
+print("patients per split:", DATA.table.groupby("split")["patient"].nunique().to_dict())
+summary_table(DATA.table)
+
+# %% [markdown]
+# ## 4. The `tf.data` pipeline
+#
+# `make_dataset` shuffles row indices, batches them, gathers each batch from the memory-mapped cache,
+# scales to [-1, 1] (the range of the generator's `tanh`) and prefetches.
+
+# %%
+from helpers.preprocess import make_dataset
+
+pipeline = make_dataset(DATA, "train", batch_size=BATCH_SIZE, seed=SEED)
+images, labels = next(iter(pipeline))
+print("batch", images.shape, images.dtype, f"range [{float(images.numpy().min()):.2f}, {float(images.numpy().max()):.2f}]",
+      "| labels", labels.numpy()[:12])
+
+# %% [markdown]
+# ## 5. Balanced sampling
+#
+# The phantoms are balanced by construction, so to see the problem we first give the training split
+# NIH's real class mix (60,361 *No Finding* to 2,139 *Mass*) by subsampling. Then we count labels over
+# a few batches drawn naturally and drawn with `balanced=True`.
+
+# %%
+from helpers.data import NIH_SINGLE_LABEL_COUNTS
+
+rows, labels = DATA.split("train")
+share = np.array([NIH_SINGLE_LABEL_COUNTS[c] for c in DATA.classes], float)
+share /= share.max()
+rng = np.random.default_rng(SEED)
+keep = np.concatenate([rng.choice(rows[labels == c], max(1, int(share[c] * (labels == c).sum())), replace=False)
+                       for c in range(len(DATA.classes)) if (labels == c).any()])
+imbalanced = DATA.subset(np.sort(keep))
+print("imbalanced training set per class:", np.bincount(imbalanced.table["label"], minlength=len(CLASSES)))
+
+def label_histogram(ds, batches):
+    counts = np.zeros(len(CLASSES), int)
+    for _, y in ds.take(batches):
+        counts += np.bincount(y.numpy(), minlength=len(CLASSES))
+    return counts
+
+n_batches = 5 if SMOKE else 30
+natural = label_histogram(make_dataset(imbalanced, "train", BATCH_SIZE, repeat=True, seed=SEED), n_batches)
+balanced = label_histogram(make_dataset(imbalanced, "train", BATCH_SIZE, balanced=True, seed=SEED), n_batches)
+
+# %%
+x = np.arange(len(CLASSES))
+fig, ax = plt.subplots(figsize=(9, 3.5))
+ax.bar(x - 0.2, natural, 0.4, label="natural sampling")
+ax.bar(x + 0.2, balanced, 0.4, label="balanced=True")
+ax.set_xticks(x, CLASSES, rotation=20)
+ax.set_ylabel(f"images in {n_batches} batches")
+ax.legend()
+save_figure(fig, RUN_DIR, "02_balanced_sampling")
+plt.show()
+
+# %% [markdown]
+# ## Summary
+#
+# - Images are made square by centre crop and downscaled with an antialiased filter, once.
+# - The uint8 cache is keyed by source, size and selection, streams from disk, resumes after interruption, and reloads in seconds.
+# - Splits are by patient, checked by `assert_patient_disjoint`.
+# - `make_dataset(..., balanced=True)` draws every condition equally often, undoing NIH's 28:1 imbalance.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Build the cache with `fit='letterbox'` and compare the first rows of the sample grid. What would a GAN learn from them?
+# 2. Time `load_dataset` with `workers=1` and with all cores. How close to linear is the speed-up?
+# 3. Balanced sampling repeats rare images many times per epoch. Which augmentation in notebook 04 counters the overfitting that invites?
