@@ -1,6 +1,6 @@
 # Two commands on a fresh Linux machine with Python 3.10+:
 #   make course   run the whole course headless on the offline phantom data
-#   make test     run the test suite (what CI runs)
+#   make test     lint, then the test suite (what CI runs)
 # Each creates .venv/ on first use and reuses it afterwards.
 
 PYTHON ?= python3
@@ -23,6 +23,7 @@ course: $(STAMP)
 	$(PY) -m helpers.course --profile $(PROFILE) --out $(RUN_DIR)
 
 test: $(STAMP)
+	$(PY) -m ruff check helpers tools tests benchmarks notebooks
 	CXR_GAN_SMOKE=1 $(PY) -m pytest -p no:cacheprovider -q tests --nbval-lax notebooks
 
 clean-venv:

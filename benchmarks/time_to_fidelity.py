@@ -51,9 +51,11 @@ def main() -> None:
                         help="GANConfig overrides, e.g. --set d_width=16 aux_weight=1 (values parsed as JSON)")
     args = parser.parse_args()
 
-    from helpers.classifier import label_fidelity, predict_classes, to_model_range, train_classifier
+    from helpers.classifier import predict_classes, to_model_range, train_classifier
+    from helpers.evaluate import label_fidelity
     from helpers.preprocess import load_dataset
-    from helpers.training import GANConfig, PeriodicEvaluation, train
+    from helpers.config import GANConfig
+    from helpers.training import PeriodicEvaluation, train
 
     work = Path(args.out or tempfile.mkdtemp(prefix="ttf-"))
     data = load_dataset("phantom", work / "phantoms", args.size, phantom_per_class=args.per_class,

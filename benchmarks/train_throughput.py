@@ -3,12 +3,12 @@
     python benchmarks/train_throughput.py --size 64 --batch 64
     python benchmarks/train_throughput.py --size 64 128 --batch 64
 
-*Ours*: the default :class:`helpers.training.ConditionalGAN` (projection
+*Ours*: the default :class:`helpers.gan.ConditionalGAN` (notebook 04's cells) (projection
 conditioning, DiffAugment, EMA) trained by ``model.fit`` - both updates in one
 compiled step. *Prototype*: a re-implementation of the original loop - per batch,
 ``d.train_on_batch`` on reals, ``g.predict`` for fakes, ``d.train_on_batch`` on fakes,
 ``gan.train_on_batch`` for the generator - with the prototype's concatenated
-conditioning and layer sizes (:func:`helpers.models.build_prototype_models`).
+conditioning and layer sizes (:func:`helpers.prototype.build_prototype_models`).
 
 Both see the same batch size on the same machine; data come from memory for both,
 so the numbers compare training steps, not input pipelines. Each prints real
@@ -32,10 +32,11 @@ def ours(size: int, batch: int):
     import numpy as np
     import tensorflow as tf
 
-    from helpers.training import ConditionalGAN, GANConfig
+    from helpers.config import GANConfig
+    from helpers.gan import build_gan
 
     stamps: list[float] = []
-    gan = ConditionalGAN(GANConfig(image_size=size, batch_size=batch))
+    gan = build_gan(GANConfig(image_size=size, batch_size=batch))
     gan.compile()
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (batch, size, size, 1)).astype("float32")
@@ -60,7 +61,7 @@ def prototype(size: int, batch: int):
     """A function ``steps -> images/s`` for the prototype's train_on_batch + predict loop."""
     import numpy as np
 
-    from helpers.models import build_prototype_models, prototype_train_step
+    from helpers.prototype import build_prototype_models, prototype_train_step
 
     g, d, gan = build_prototype_models(size)
     rng = np.random.default_rng(0)

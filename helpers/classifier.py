@@ -3,7 +3,8 @@
 One model serves three purposes in the course:
 
 - checking that the phantom findings are learnable (notebook 01 and the tests);
-- *label fidelity*: does a generated image show the condition it was asked for?
+- *label fidelity* (:func:`helpers.evaluate.label_fidelity`): does a generated image
+  show the condition it was asked for?
 - an offline feature extractor for FID/KID when ImageNet weights are unavailable.
 
 Inputs are float images in [-1, 1] with shape ``(N, S, S, 1)`` (the GAN's range);
@@ -126,21 +127,3 @@ def predict_classes(model, images, batch_size: int = 256) -> np.ndarray:
 
     logits = model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
     return tf.nn.softmax(logits).numpy()
-
-
-def label_fidelity(generator, classifier, num_classes: int = 7, per_class: int = 100, seed: int = 0,
-                   latent_dim: int | None = None) -> dict:
-    """Share of generated images that ``classifier`` assigns to the condition they were asked for.
-
-    Draws ``per_class`` images of every condition from fixed-seed noise. Returns
-    ``{"fidelity", "per_class" (list), "confusion" (C x C, rows: asked, columns: predicted)}``.
-    """
-    from helpers.training import generate_images
-
-    labels = np.repeat(np.arange(num_classes), per_class)
-    images = generate_images(generator, labels, seed, latent_dim)
-    from helpers.evaluate import classification_scores
-
-    scores = classification_scores(predict_classes(classifier, images), labels, num_classes)
-    return {"fidelity": scores["accuracy"], "per_class": scores["per_class_accuracy"],
-            "confusion": scores["confusion"]}

@@ -14,7 +14,9 @@ Three sources, one shape of result (a table with one row per usable image):
 
 Splits are by patient: no ``Patient ID`` appears in two splits.
 
-Command line: ``python -m helpers.data DATA_DIR [--size 64]`` prints a summary.
+Command line: ``python -m helpers.data DATA_DIR`` summarises a dataset folder from its
+metadata (images per condition, present and missing, patients, splits) without
+decoding a single image.
 
 Data credit: NIH Clinical Center, https://nihcc.app.box.com/v/ChestXray-NIHCC ;
 Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, "ChestX-ray8: Hospital-scale
@@ -301,12 +303,12 @@ def split_by_patient(df: pd.DataFrame, data_dir=None, val_fraction: float = 0.1,
         split[df["patient"].isin(test_patients)] = "test"
         rest = np.array(sorted(set(patients) - test_patients))
         rng.shuffle(rest)
-        n_val = int(round(len(rest) * val_fraction / max(1 - test_fraction, 1e-9)))
+        n_val = round(len(rest) * val_fraction / max(1 - test_fraction, 1e-9))
         split[df["patient"].isin(set(rest[:n_val]))] = "val"
     else:
         rng.shuffle(patients)
-        n_test = int(round(len(patients) * test_fraction))
-        n_val = int(round(len(patients) * val_fraction))
+        n_test = round(len(patients) * test_fraction)
+        n_val = round(len(patients) * val_fraction)
         split[df["patient"].isin(set(patients[:n_test]))] = "test"
         split[df["patient"].isin(set(patients[n_test:n_test + n_val]))] = "val"
     df["split"] = split.values
@@ -339,12 +341,24 @@ class LoadReport:
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
         out = [f"metadata: {self.metadata}",
-               f"listed images: {self.listed:,}; selected by class: {self.selected:,}; "
-               f"present on disk: {self.present:,}; missing: {self.missing:,}"]
+               (f"listed images: {self.listed:,}; selected by class: {self.selected:,}; "
+                f"present on disk: {self.present:,}; missing: {self.missing:,}")]
         if self.skipped:
             out.append(f"skipped while decoding: {len(self.skipped):,}")
             out += [f"  {name}: {why}" for name, why in list(self.skipped.items())[:10]]
         return out
+
+
+def _locate_selected(data_dir, classes, multi_label):
+    """Metadata, the selected rows and each one's path on disk (NaN where missing): no image is opened."""
+    data_dir = Path(data_dir)
+    csv_path = find_metadata(data_dir)
+    meta = read_nih_metadata(csv_path)
+    selected = select_classes(meta, classes, multi_label)
+    files = index_images(csv_path.parent)
+    if csv_path.parent != data_dir:
+        files.update({k: v for k, v in index_images(data_dir).items() if k not in files})
+    return csv_path, meta, selected, selected["image"].map(files)
 
 
 def load_nih(data_dir, classes=CLASSES, multi_label: bool = False, val_fraction: float = 0.1,
@@ -356,14 +370,7 @@ def load_nih(data_dir, classes=CLASSES, multi_label: bool = False, val_fraction:
     ``split``); ``report`` is a :class:`LoadReport`. Images listed in the CSV but not on
     disk (a partial download) are counted in ``report.missing`` and reported.
     """
-    data_dir = Path(data_dir)
-    csv_path = find_metadata(data_dir)
-    meta = read_nih_metadata(csv_path)
-    selected = select_classes(meta, classes, multi_label)
-    files = index_images(csv_path.parent)
-    if csv_path.parent != data_dir:
-        files.update({k: v for k, v in index_images(data_dir).items() if k not in files})
-    paths = selected["image"].map(files)
+    csv_path, meta, selected, paths = _locate_selected(data_dir, classes, multi_label)
     report = LoadReport(metadata=str(csv_path), listed=len(meta), selected=len(selected),
                         present=int(paths.notna().sum()), missing=int(paths.isna().sum()))
     table = selected[paths.notna()].copy()
@@ -519,28 +526,160 @@ def summary_table(table: pd.DataFrame, classes=CLASSES) -> pd.DataFrame:
     return counts
 
 
-def main(argv=None) -> int:
-    """``python -m helpers.data DATA_DIR [--size 64]``: summarise a dataset folder."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.data",
-                                     description="Summarise an NIH-layout or ChestMNIST dataset folder.")
-    parser.add_argument("data_dir")
-    parser.add_argument("--size", type=int, default=64, help="decode size for the cache (default 64)")
-    parser.add_argument("--multi-label", action="store_true", help="admit multi-label images")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cache-dir", default=None, help="cache folder (default DATA_DIR/.cache)")
-    args = parser.parse_args(argv)
-    from helpers.preprocess import load_dataset
+#: PNG colour types (the byte after the bit depth in the IHDR chunk).
+_PNG_COLOUR = {0: "gray", 2: "RGB", 3: "palette", 4: "gray+alpha", 6: "RGBA"}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-    npz = sorted(Path(args.data_dir).glob("chestmnist_*.npz"))
-    source = "chestmnist" if npz else "nih"
-    data = load_dataset(source, args.data_dir, size=args.size, multi_label=args.multi_label,
-                        seed=args.seed, cache_dir=args.cache_dir)
-    print("\n".join(data.report.lines()))
-    print(f"\nimages per class and split ({args.size}x{args.size}):")
-    print(summary_table(data.table).to_string())
-    if (data.table["patient"] >= 0).any():
-        patients = data.table.groupby("split")["patient"].nunique()
-        print("\npatients per split: " + ", ".join(f"{k} {v:,}" for k, v in patients.items()))
+
+def png_header(path) -> tuple[int, int, str]:
+    """``(width, height, kind)`` from a PNG's first 29 bytes, e.g. ``(1024, 1024, "8-bit gray")``.
+
+    Reads the signature and the IHDR chunk only; no pixel is decoded, so a file cut
+    short after its header passes here (the decode cache finds it). Raises
+    :class:`ImageReadError` naming the file when the header is missing or malformed.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(29)
+    except OSError as exc:
+        raise ImageReadError(f"cannot read {path}: {exc}") from exc
+    if not head:
+        raise ImageReadError(f"cannot read the PNG header of {path}: empty file")
+    if not head.startswith(_PNG_SIGNATURE[:len(head)]) or (len(head) >= 8 and head[:8] != _PNG_SIGNATURE):
+        raise ImageReadError(f"cannot read the PNG header of {path}: not a PNG file (starts {head[:8]!r})")
+    if len(head) < 29 or head[12:16] != b"IHDR":
+        raise ImageReadError(f"cannot read the PNG header of {path}: header cut short or malformed")
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    depth, colour = head[24], head[25]
+    if width == 0 or height == 0 or colour not in _PNG_COLOUR:
+        raise ImageReadError(f"malformed PNG header in {path}: {width}x{height}, colour type {colour}")
+    return width, height, f"{depth}-bit {_PNG_COLOUR[colour]}"
+
+
+def summarise_nih(data_dir, classes=CLASSES, multi_label: bool = False, seed: int = 0,
+                  val_fraction: float = 0.1, test_fraction: float = 0.2, check_headers: bool = False) -> dict:
+    """What an NIH-layout folder holds, from its metadata and file listing alone (no image is decoded).
+
+    Returns ``{"report"}`` (a :class:`LoadReport`), ``"per_condition"`` (a DataFrame with
+    one row per class and a total row: images ``selected`` in the metadata, ``present``
+    on disk, ``missing``, and the present ones per ``train``/``val``/``test`` split, the
+    same patient split :func:`load_nih` makes), ``"patients"`` (``listed`` in the
+    metadata, ``present`` with a selected image on disk, and per split) and, with
+    ``check_headers``, ``"headers"``: ``{"kinds": {"WxH kind": count}, "unreadable":
+    {name: reason}}`` from :func:`png_header` of every present selected image.
+    """
+    classes = check_classes(classes)
+    csv_path, meta, selected, paths = _locate_selected(data_dir, classes, multi_label)
+    report = LoadReport(metadata=str(csv_path), listed=len(meta), selected=len(selected),
+                        present=int(paths.notna().sum()), missing=int(paths.isna().sum()))
+    present = selected[paths.notna()].reset_index(drop=True)
+    condition = pd.Categorical(selected["condition"], categories=list(classes))
+    table = pd.DataFrame({"selected": pd.Series(condition).value_counts(sort=False)})
+    table["present"] = pd.Series(condition[paths.notna().to_numpy()]).value_counts(sort=False).to_numpy()
+    table["missing"] = table["selected"] - table["present"]
+    patients = {"listed": int(meta["patient"].nunique()), "present": int(present["patient"].nunique())}
+    if len(present):
+        present = split_by_patient(present, csv_path.parent, val_fraction, test_fraction, seed)
+        splits = pd.crosstab(pd.Categorical(present["condition"], categories=list(classes)), present["split"],
+                             dropna=False)
+        for name in ("train", "val", "test"):
+            table[name] = splits[name].to_numpy() if name in splits else 0
+            patients[name] = int(present.loc[present["split"] == name, "patient"].nunique())
+    table.loc["total"] = table.sum()
+    table.index.name = "condition"
+    out = {"report": report, "per_condition": table, "patients": patients}
+    if check_headers:
+        kinds: dict[str, int] = {}
+        unreadable: dict[str, str] = {}
+        for name, path in zip(selected["image"][paths.notna()], paths.dropna()):
+            try:
+                width, height, kind = png_header(path)
+            except ImageReadError as exc:
+                unreadable[name] = str(exc)
+                continue
+            key = f"{width}x{height} {kind}"
+            kinds[key] = kinds.get(key, 0) + 1
+        out["headers"] = {"kinds": dict(sorted(kinds.items(), key=lambda kv: -kv[1])), "unreadable": unreadable}
+    return out
+
+
+def summarise_chestmnist(npz_path, classes=CLASSES, multi_label: bool = False) -> dict:
+    """Images per condition and official split of a ChestMNIST ``.npz``, from its label arrays only.
+
+    Returns ``{"report", "per_condition"}`` shaped like :func:`summarise_nih`'s (no
+    patient ids: ChestMNIST files hold none).
+    """
+    classes = check_classes(classes)
+    npz_path = Path(npz_path)
+    table = pd.DataFrame(0, index=pd.Index(list(classes), name="condition"),
+                         columns=["selected", "present", "missing", "train", "val", "test"])
+    listed = 0
+    with np.load(npz_path) as npz:  # an .npz is a zip: reading the labels leaves the images unread
+        for split in ("train", "val", "test"):
+            if f"{split}_labels" not in npz:
+                raise DataError(f"{npz_path} lacks {split}_labels; keys are {sorted(npz.keys())}. "
+                                "Is it a MedMNIST ChestMNIST file?")
+            labels = npz[f"{split}_labels"]
+            keep, conditions = chestmnist_conditions(labels, classes, multi_label)
+            listed += len(labels)
+            counts = pd.Series(conditions[keep]).value_counts()
+            table[split] = counts.reindex(table.index, fill_value=0).to_numpy()
+    table["selected"] = table["present"] = table[["train", "val", "test"]].sum(axis=1)
+    table.loc["total"] = table.sum()
+    total = int(table.loc["total", "selected"])
+    report = LoadReport(metadata=str(npz_path), listed=listed, selected=total, present=total)
+    return {"report": report, "per_condition": table}
+
+
+def summary_lines(summary: dict) -> list[str]:
+    """Printable lines for a :func:`summarise_nih` or :func:`summarise_chestmnist` result."""
+    lines = summary["report"].lines()
+    patients = summary.get("patients")
+    if patients:
+        per_split = ", ".join(f"{k} {patients[k]:,}" for k in ("train", "val", "test") if k in patients)
+        lines.append(f"patients: {patients['listed']:,} in the metadata, {patients['present']:,} with a selected "
+                     f"image on disk" + (f" ({per_split}; no patient in two splits)" if per_split else ""))
+    lines += ["", "selected images per condition (split by patient; no image decoded):",
+              summary["per_condition"].to_string()]
+    headers = summary.get("headers")
+    if headers is not None:
+        read = sum(headers["kinds"].values())
+        lines += ["", (f"PNG headers: {read:,} readable, {len(headers['unreadable']):,} unreadable "
+                       "(pixels not decoded: a file truncated after its header shows up only when decoding)")]
+        lines += [f"  {kind}: {n:,}" for kind, n in list(headers["kinds"].items())[:8]]
+        lines += [f"  unreadable {name}: {why}" for name, why in list(headers["unreadable"].items())[:10]]
+    return lines
+
+
+def main(argv=None) -> int:
+    """``python -m helpers.data DATA_DIR``: summarise a dataset folder without decoding any image."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.data",
+        description="Summarise an NIH-layout or ChestMNIST dataset folder from its metadata: images per "
+                    "condition (present on disk and missing), patients and patient splits. No image is "
+                    "decoded and no cache is built.")
+    parser.add_argument("data_dir")
+    parser.add_argument("--multi-label", action="store_true", help="admit multi-label images")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the patient split (default 0)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="ChestMNIST only: summarise chestmnist_<size>.npz (default: the smallest present)")
+    parser.add_argument("--check-headers", action="store_true",
+                        help="also read every present image's PNG header (29 bytes each) and count unreadable files")
+    args = parser.parse_args(argv)
+    data_dir = Path(args.data_dir)
+    npz = sorted(data_dir.glob("chestmnist_*.npz"),
+                 key=lambda p: int(p.stem.split("_")[-1]) if p.stem.split("_")[-1].isdigit() else 0)
+    if npz:
+        if args.size is not None:
+            npz = [p for p in npz if p.name == f"chestmnist_{args.size}.npz"] or npz
+            if npz[0].name != f"chestmnist_{args.size}.npz":
+                raise DataError(f"no chestmnist_{args.size}.npz in {data_dir}; found "
+                                f"{', '.join(p.name for p in sorted(data_dir.glob('chestmnist_*.npz')))}")
+        summary = summarise_chestmnist(npz[0], multi_label=args.multi_label)
+    else:
+        summary = summarise_nih(data_dir, multi_label=args.multi_label, seed=args.seed,
+                                check_headers=args.check_headers)
+    print("\n".join(summary_lines(summary)))
     return 0
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 #: Where the course lives; the Colab badges and the Colab install cell point here.
 REPO = "cxr-gan-course/cxr-gan-course"
-#: The tag Colab installs the helpers package from, so a notebook and its helpers match.
-PINNED_REF = "v0.1.0"
+#: The branch (or tag) that the Colab badges open and the Setup cells install the package from:
+#: the same ref in both, so a notebook and its helpers match. A release sets both to its tag.
+PINNED_REF = "main"
 SMOKE_ENV = "CXR_GAN_SMOKE"
 
 

@@ -6,13 +6,15 @@ Building blocks, each usable on its own:
   real training split; works offline) and :func:`inception_extractor` (Keras InceptionV3
   with ImageNet weights at 299 px, where the weights can be downloaded);
 - :func:`realism`: FID, KID, precision/recall, density/coverage on one extractor's features;
-- :func:`auroc` / :func:`per_class_auroc` and :func:`ms_ssim_diversity`;
+- :func:`ms_ssim_diversity`: how varied the images of one condition are;
+- :func:`label_fidelity`: does the course classifier see the condition each image was asked for?
 - :func:`utility_study`: train on synthetic / real + synthetic, test on real;
 - :func:`memorisation_audit`: nearest-neighbour distances to the training set;
 - :func:`write_report`: ``metrics.json`` and ``report.md`` for a run folder.
 
 Images are float arrays in [-1, 1] shaped ``(N, S, S, 1)`` (the GAN's range) unless a
 function says otherwise; :func:`helpers.classifier.to_model_range` converts uint8.
+The scores themselves (FID, KID, AUROC, confusion matrices) live in :mod:`helpers.metrics`.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from helpers import metrics as realism_metrics
+from helpers import metrics as _metrics
+
+if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
+    import pandas as pd
 
 #: MS-SSIM weights of the five scales (Wang et al., 2003), finest first.
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -92,10 +98,10 @@ def realism(real_features, fake_features, kid_subsets: int = 10, kid_subset_size
             k: int = 5, seed: int = 0) -> dict:
     """FID, KID (mean, std), precision/recall and density/coverage of two feature sets, with their sizes."""
     real_features, fake_features = np.asarray(real_features), np.asarray(fake_features)
-    kid_mean, kid_std = realism_metrics.kid(real_features, fake_features, kid_subsets, kid_subset_size, seed)
-    pr = realism_metrics.precision_recall(real_features, fake_features, k=k)
-    dc = realism_metrics.density_coverage(real_features, fake_features, k=k)
-    return {"fid": realism_metrics.fid(real_features, fake_features), "kid_mean": kid_mean, "kid_std": kid_std,
+    kid_mean, kid_std = _metrics.kid(real_features, fake_features, kid_subsets, kid_subset_size, seed)
+    pr = _metrics.precision_recall(real_features, fake_features, k=k)
+    dc = _metrics.density_coverage(real_features, fake_features, k=k)
+    return {"fid": _metrics.fid(real_features, fake_features), "kid_mean": kid_mean, "kid_std": kid_std,
             "precision": pr["precision"], "recall": pr["recall"], "density": dc["density"],
             "coverage": dc["coverage"], "k": k, "n_real": len(real_features), "n_fake": len(fake_features),
             "feature_dim": int(real_features.shape[1])}
@@ -150,48 +156,24 @@ def ms_ssim_diversity(images, labels, num_classes: int, pairs: int = 100, seed: 
     return out
 
 
-# --------------------------------------------------------------------------- classification scores
+# --------------------------------------------------------------------------- right condition: label fidelity
 
-def auroc(scores, positive) -> float:
-    """Area under the ROC curve: the chance a random positive scores above a random negative (ties count half).
+def label_fidelity(generator, classifier, num_classes: int = 7, per_class: int = 100, seed: int = 0,
+                   latent_dim: int | None = None) -> dict:
+    """Share of generated images that ``classifier`` assigns to the condition they were asked for.
 
-    Computed from ranks (Mann-Whitney U). ``nan`` when one of the two groups is empty.
+    Draws ``per_class`` images of every condition from fixed-seed noise with
+    :func:`helpers.generate.generate_images`. Returns ``{"fidelity", "per_class" (list),
+    "confusion" (C x C, rows: asked, columns: predicted)}``.
     """
-    scores = np.asarray(scores, np.float64)
-    positive = np.asarray(positive, bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    # average ranks over ties
-    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [len(scores)]])
-    for s, e in zip(starts, ends):
-        ranks[order[s:e]] = (s + e + 1) / 2.0  # 1-based average rank
-    u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
+    from helpers.classifier import predict_classes
+    from helpers.generate import generate_images
 
-
-def per_class_auroc(probabilities, labels, num_classes: int) -> list:
-    """One-vs-rest AUROC per class from ``(N, C)`` probabilities and integer labels."""
-    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
-    return [auroc(probabilities[:, c], labels == c) for c in range(num_classes)]
-
-
-def classification_scores(probabilities, labels, num_classes: int) -> dict:
-    """Accuracy, per-class accuracy, per-class and macro AUROC, and the confusion matrix."""
-    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
-    predicted = probabilities.argmax(1)
-    confusion = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(confusion, (labels, predicted), 1)
-    per_accuracy = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
-    per_auc = per_class_auroc(probabilities, labels, num_classes)
-    return {"accuracy": float((predicted == labels).mean()), "per_class_accuracy": per_accuracy.tolist(),
-            "per_class_auroc": per_auc, "macro_auroc": float(np.nanmean(per_auc)), "confusion": confusion.tolist(),
-            "n": int(len(labels))}
+    labels = np.repeat(np.arange(num_classes), per_class)
+    images = generate_images(generator, labels, seed, latent_dim)
+    scores = _metrics.classification_scores(predict_classes(classifier, images), labels, num_classes)
+    return {"fidelity": scores["accuracy"], "per_class": scores["per_class_accuracy"],
+            "confusion": scores["confusion"]}
 
 
 # --------------------------------------------------------------------------- utility: train on synthetic, test on real
@@ -302,7 +284,7 @@ def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.
                 x, y = x_real, y_real
             model = train_fixed_steps(x, y, steps, num_classes, batch_size, seed, width,
                                       augment=arm == "real + classic augmentation")
-            scores = classification_scores(predict_classes(model, x_test), y_test, num_classes)
+            scores = _metrics.classification_scores(predict_classes(model, x_test), y_test, num_classes)
             row = {"arm": arm, "ratio": ratio, "seed": seed, "train_images": len(y), "accuracy": scores["accuracy"],
                    "macro_auroc": scores["macro_auroc"]}
             row.update({f"auroc_{c}": v for c, v in enumerate(scores["per_class_auroc"])})
@@ -316,7 +298,7 @@ def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.
     return pd.DataFrame(rows)
 
 
-def summarise_utility(results) -> "pd.DataFrame":
+def summarise_utility(results) -> pd.DataFrame:
     """Mean and standard deviation over seeds of accuracy and macro AUROC per arm, and the change against 'real'."""
     grouped = results.groupby(["arm", "ratio"], sort=False)
     table = grouped.agg(train_images=("train_images", "mean"), seeds=("seed", "nunique"),
@@ -493,19 +475,19 @@ def write_report(metrics: dict, run_dir) -> tuple[Path, Path]:
     if "fidelity" in m:
         f = m["fidelity"]
         lines += ["## Right condition: label fidelity", "",
-                  f"Judge: {f.get('judge')}. Generated: {f['generated']['n']} images "
-                  f"({f['generated']['n'] // max(len(classes), 1)} per condition); real test: {f['real_test']['n']}.", "",
+                  (f"Judge: {f.get('judge')}. Generated: {f['generated']['n']} images "
+                   f"({f['generated']['n'] // max(len(classes), 1)} per condition); real test: {f['real_test']['n']}."), "",
                   "| condition | fidelity (generated) | AUROC generated | accuracy real test | AUROC real test |",
                   "|---|---|---|---|---|"]
         for i, name in enumerate(classes):
             lines.append(f"| {name} | {_fmt(f['generated']['per_class_accuracy'][i])} | "
                          f"{_fmt(f['generated']['per_class_auroc'][i])} | {_fmt(f['real_test']['per_class_accuracy'][i])} | "
                          f"{_fmt(f['real_test']['per_class_auroc'][i])} |")
-        lines += [f"| **all** | **{_fmt(f['generated']['accuracy'])}** | {_fmt(f['generated']['macro_auroc'])} | "
-                  f"{_fmt(f['real_test']['accuracy'])} | {_fmt(f['real_test']['macro_auroc'])} |", ""]
+        lines += [(f"| **all** | **{_fmt(f['generated']['accuracy'])}** | {_fmt(f['generated']['macro_auroc'])} | "
+                   f"{_fmt(f['real_test']['accuracy'])} | {_fmt(f['real_test']['macro_auroc'])} |"), ""]
     if "realism" in m:
-        lines += ["## Realism", "", "| extractor | comparison | n reference | n compared | FID | KID (mean ± std) | "
-                  "precision | recall | density | coverage |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["## Realism", "", ("| extractor | comparison | n reference | n compared | FID | KID (mean ± std) | "
+                                     "precision | recall | density | coverage |"), "|---|---|---|---|---|---|---|---|---|---|"]
         for r in m["realism"]:
             lines.append(f"| {r['extractor']} | {r['comparison']} | {r['n_real']} | {r['n_fake']} | {_fmt(r['fid'], 2)} | "
                          f"{_fmt(r['kid_mean'], 4)} ± {_fmt(r['kid_std'], 4)} | {_fmt(r['precision'])} | "
@@ -520,9 +502,9 @@ def write_report(metrics: dict, run_dir) -> tuple[Path, Path]:
     if "utility" in m:
         u = m["utility"]
         lines += ["## Useful: train on synthetic, test on real", "",
-                  f"{u['classifier']}; {u['steps']} steps per classifier; seeds {u['seeds']}; real training images "
-                  f"{'capped at ' + str(u['real_per_class_cap']) + ' per condition' if u.get('real_per_class_cap') else 'all'}; "
-                  f"scored on the real test split ({u['n_test']} images).", "",
+                  (f"{u['classifier']}; {u['steps']} steps per classifier; seeds {u['seeds']}; real training images "
+                   f"{'capped at ' + str(u['real_per_class_cap']) + ' per condition' if u.get('real_per_class_cap') else 'all'}; "
+                   f"scored on the real test split ({u['n_test']} images)."), "",
                   "| trained on | added (× real) | images | macro AUROC (mean ± std) | accuracy (mean ± std) | Δ AUROC vs real |",
                   "|---|---|---|---|---|---|"]
         for r in u["summary"]:
@@ -532,8 +514,8 @@ def write_report(metrics: dict, run_dir) -> tuple[Path, Path]:
         lines += ["", f"Verdict: {u['verdict']}.", ""]
     if "memorisation" in m:
         lines += ["## Private: memorisation audit", "",
-                  "| space | threshold (1% of test→train distances) | synthetic below | test below | "
-                  "median synthetic→train | median test→train |", "|---|---|---|---|---|---|"]
+                  ("| space | threshold (1% of test→train distances) | synthetic below | test below | "
+                   "median synthetic→train | median test→train |"), "|---|---|---|---|---|---|"]
         for space, a in m["memorisation"].items():
             lines.append(f"| {space} | {_fmt(a['threshold'], 3)} | {_fmt(a['share_synthetic_below'])} | "
                          f"{_fmt(a['share_test_below'])} | {_fmt(a['median_synthetic'], 3)} | {_fmt(a['median_test'], 3)} |")

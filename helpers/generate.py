@@ -1,6 +1,13 @@
-"""Write a synthetic dataset in the NIH layout from a trained generator.
+"""Generators after training: sample, export, load, and write synthetic datasets.
 
-    python -m helpers.generate runs/quick/generator.keras --per-class 500 --out data/synthetic --seed 0
+- :func:`generate_images`: images from fixed-seed noise for given labels;
+- :func:`export_generator` / :func:`load_generator`: ``generator.keras`` (EMA weights) with
+  ``generator.json`` (classes, sizes) beside it, loaded in Keras safe mode;
+- :func:`pretrained_paths`: the small 64 px phantom generator and judge that ship with the
+  package, so notebook 05 runs without training (a workshop can skip notebook 04);
+- :func:`write_synthetic_dataset` and the command line:
+
+    python -m helpers.generate runs/quick/gan/generator.keras --per-class 500 --out data/synthetic --seed 0
 
 Writes ``OUT/images_001/images/*.png`` and ``OUT/Data_Entry_2017_v2020.csv`` with the
 official header: the intended condition in ``Finding Labels``, a synthetic image
@@ -13,6 +20,8 @@ Synthetic images are for teaching and research only; not for clinical use.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,13 +29,73 @@ import numpy as np
 
 from helpers.phantoms import write_nih_metadata
 
+#: Where the shipped pretrained models live (inside the installed package).
+PRETRAINED_DIR = Path(__file__).resolve().parent / "resources" / "pretrained"
+
+
+def generate_images(generator, labels, seed: int = 0, latent_dim: int | None = None, batch_size: int = 256):
+    """Images in [-1, 1], shape ``(N, S, S, 1)``, one per entry of ``labels``, from fixed-seed noise."""
+    labels = np.asarray(labels, np.int32)
+    latent_dim = latent_dim or generator.inputs[0].shape[-1]
+    z = np.random.default_rng(seed).standard_normal((len(labels), latent_dim)).astype(np.float32)
+    out = [np.asarray(generator([z[i:i + batch_size], labels[i:i + batch_size]], training=False))
+           for i in range(0, len(labels), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, *generator.output_shape[1:]), np.float32)
+
+
+def export_generator(gan, run_dir) -> Path:
+    """Write ``RUN_DIR/generator.keras`` (the EMA weights of ``gan``) and ``generator.json`` (classes, sizes)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "generator.keras"
+    tmp = run_dir / ".generator.tmp.keras"
+    gan.ema_generator.save(tmp)
+    os.replace(tmp, path)
+    meta = {"classes": list(gan.config.classes), "image_size": gan.config.image_size,
+            "latent_dim": gan.config.latent_dim, "conditioning": gan.config.conditioning,
+            "step": int(np.asarray(gan.step)), "weights": "exponential moving average of the generator",
+            "note": "synthetic images for teaching and research; not for clinical use"}
+    (run_dir / "generator.json").write_text(json.dumps(meta, indent=1))
+    return path
+
+
+def load_generator(path):
+    """Load ``generator.keras`` in Keras safe mode; return ``(model, metadata)``."""
+    import keras
+
+    import helpers.models  # noqa: F401  (registers the custom layers)
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"generator file {path} not found; train one with notebook 04 "
+                                "(or helpers.training.train), or use the shipped one: helpers.generate.pretrained_paths()")
+    meta_path = path.with_suffix(".json")
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{meta_path} (classes, image size, latent size) is missing beside {path}")
+    model = keras.saving.load_model(path, safe_mode=True)
+    return model, json.loads(meta_path.read_text())
+
+
+def pretrained_paths(image_size: int = 64) -> dict:
+    """Paths of the shipped pretrained ``generator`` and ``judge`` (64 px phantoms) and their ``info`` JSON.
+
+    Raises ``FileNotFoundError`` naming what exists when none ships for ``image_size``.
+    """
+    paths = {"generator": PRETRAINED_DIR / f"generator-{image_size}px-phantom.keras",
+             "judge": PRETRAINED_DIR / f"judge-{image_size}px-phantom.keras",
+             "info": PRETRAINED_DIR / f"pretrained-{image_size}px-phantom.json"}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        shipped = sorted(p.name for p in PRETRAINED_DIR.glob("*.keras")) if PRETRAINED_DIR.is_dir() else []
+        raise FileNotFoundError(f"no pretrained models for {image_size} px ship with this package (missing "
+                                f"{missing}; shipped: {shipped or 'none'}). Train one with notebook 04.")
+    return paths
+
 
 def write_synthetic_dataset(generator, meta: dict, out_dir, per_class: int, seed: int = 0,
                             batch_size: int = 256, progress: bool = True) -> Path:
     """Generate ``per_class`` images of every class in ``meta['classes']`` into ``out_dir`` (NIH layout)."""
     from PIL import Image
-
-    from helpers.training import generate_images
 
     classes = list(meta["classes"])
     out_dir = Path(out_dir)
@@ -73,8 +142,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.per_class < 1:
         parser.error(f"--per-class must be at least 1, got {args.per_class}")
-    from helpers.training import load_generator
-
     try:
         generator, meta = load_generator(args.generator)
     except FileNotFoundError as exc:

@@ -1,13 +1,21 @@
-"""Realism and diversity metrics on feature vectors: FID, KID, precision/recall, density/coverage.
+"""Scores on arrays, pure NumPy (no SciPy, no TensorFlow).
 
-Every function takes two arrays of features, ``real`` ``(N, D)`` and ``fake`` ``(M, D)``,
-from the *same* feature extractor (the extractor, image size and sample sizes must be
-reported beside every number; notebook 05 does). Pure NumPy, no SciPy.
+Realism and diversity on feature vectors: every one of these takes two arrays of
+features, ``real`` ``(N, D)`` and ``fake`` ``(M, D)``, from the *same* feature extractor
+(the extractor, image size and sample sizes must be reported beside every number;
+notebook 05 does).
 
 - :func:`fid`: Fréchet distance between Gaussians fitted to the two sets.
 - :func:`kid`: unbiased squared MMD with the cubic polynomial kernel, mean and std over subsets.
 - :func:`precision_recall`: improved precision and recall (Kynkäänniemi et al., 2019).
 - :func:`density_coverage`: density and coverage (Naeem et al., 2020).
+
+Classification scores on ``(N, C)`` class probabilities and integer labels:
+
+- :func:`auroc`: rank-based (Mann-Whitney) area under the ROC curve, ties counted half;
+- :func:`per_class_auroc`: one-vs-rest AUROC per class;
+- :func:`classification_scores`: accuracy, per-class accuracy, confusion matrix,
+  per-class and macro AUROC.
 """
 
 from __future__ import annotations
@@ -92,3 +100,53 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict:
     radii = _knn_radii(real, k)
     inside = _pairwise_distances(fake, real) <= radii[None, :]
     return {"density": float(inside.sum() / (k * len(fake))), "coverage": float(inside.any(axis=0).mean()), "k": k}
+
+
+# --------------------------------------------------------------------------- classification scores
+
+def auroc(scores, positive) -> float:
+    """Area under the ROC curve: the chance a random positive scores above a random negative (ties count half).
+
+    Computed from ranks (Mann-Whitney U). ``nan`` when one of the two groups is empty.
+    """
+    scores = np.asarray(scores, np.float64)
+    positive = np.asarray(positive, bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    # average ranks over ties
+    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
+    starts = np.concatenate([[0], boundaries])
+    ends = np.concatenate([boundaries, [len(scores)]])
+    for s, e in zip(starts, ends):
+        ranks[order[s:e]] = (s + e + 1) / 2.0  # 1-based average rank
+    u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def per_class_auroc(probabilities, labels, num_classes: int) -> list:
+    """One-vs-rest AUROC per class from ``(N, C)`` probabilities and integer labels."""
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    return [auroc(probabilities[:, c], labels == c) for c in range(num_classes)]
+
+
+def classification_scores(probabilities, labels, num_classes: int) -> dict:
+    """Accuracy, per-class accuracy, per-class and macro AUROC, and the confusion matrix.
+
+    ``probabilities`` is ``(N, C)``; the prediction is its argmax. Returns ``{"accuracy",
+    "per_class_accuracy", "per_class_auroc", "macro_auroc" (mean of the defined per-class
+    values), "confusion" (C x C, rows: true label, columns: predicted), "n"}``; a class
+    without images has accuracy 0 and AUROC ``nan``.
+    """
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    predicted = probabilities.argmax(1)
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    per_accuracy = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
+    per_auc = per_class_auroc(probabilities, labels, num_classes)
+    return {"accuracy": float((predicted == labels).mean()), "per_class_accuracy": per_accuracy.tolist(),
+            "per_class_auroc": per_auc, "macro_auroc": float(np.nanmean(per_auc)), "confusion": confusion.tolist(),
+            "n": len(labels)}

@@ -34,8 +34,16 @@ import numpy as np
 import pandas as pd
 
 from helpers import CLASSES
-from helpers.data import (DataError, ImageReadError, LoadReport, check_classes, find_metadata,
-                          load_chestmnist_npz, load_nih, open_gray8)
+from helpers.data import (
+    DataError,
+    ImageReadError,
+    LoadReport,
+    check_classes,
+    find_metadata,
+    load_chestmnist_npz,
+    load_nih,
+    open_gray8,
+)
 
 CACHE_VERSION = 1
 FITS = ("crop", "letterbox")
@@ -141,7 +149,7 @@ class CachedData:
         rows = np.flatnonzero(self.table["split"].to_numpy() == name)
         return rows, self.table["label"].to_numpy()[rows]
 
-    def subset(self, rows) -> "CachedData":
+    def subset(self, rows) -> CachedData:
         """A view of some rows (images loaded into memory), e.g. to mimic another class balance."""
         rows = np.asarray(rows)
         return CachedData(np.asarray(self.images[rows]), self.table.iloc[rows].reset_index(drop=True),
@@ -212,7 +220,7 @@ def build_cache(paths, names, size: int, cache_dir, key: str, fit: str = "crop",
     del images, raw
     (partial / "raw.npy").unlink()
     pd.DataFrame({"image": [names[i] for i in keep]}).to_csv(partial / "index.csv", index=False)
-    meta = {"size": size, "fit": fit, "count": int(len(keep)), "skipped": state["skipped"],
+    meta = {"size": size, "fit": fit, "count": len(keep), "skipped": state["skipped"],
             "created": time.strftime("%Y-%m-%d %H:%M:%S")}
     (partial / "meta.json").write_text(json.dumps(meta, indent=1))
     progress_file.unlink(missing_ok=True)

@@ -20,7 +20,9 @@
 # **You will learn to**
 #
 # - read NIH ChestX-ray14 metadata in any of its published variants, with or without the images
+# - put NIH's own statistics, shipped with the course, beside the same statistics of the data you loaded
 # - see how rare the six findings are next to *No Finding*, and how often findings co-occur
+# - see why every split is by patient
 # - spot shortcut risks (PA/AP view, age, sex) that a conditional GAN would happily learn
 # - look at sample images per condition, real or the offline phantoms
 #
@@ -34,16 +36,21 @@
 # ## Setup
 
 # %%
-# Setup: install the course's helpers package if it is missing (a fresh Colab runtime),
-# then report Python/TensorFlow versions and whether a GPU is available.
+# Setup: install the course's helpers package if it is missing (a fresh Colab runtime), from the
+# same branch as this notebook's Colab badge, then report versions and whether a GPU is available.
 # Colab's own TensorFlow is left alone: the package does not reinstall it.
 import importlib.util
 import subprocess
 import sys
 
+COURSE_REF = "main"  # the branch or tag that the Colab badge above opens
 if importlib.util.find_spec("helpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/cxr-gan-course/cxr-gan-course@v0.1.0"], check=True)
+    url = f"git+https://github.com/cxr-gan-course/cxr-gan-course@{COURSE_REF}"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"Could not install the course's helpers package from {url}:\n{done.stderr[-1500:]}\n"
+                           "Check that the runtime is online, or clone the repository and open this notebook "
+                           "from its notebooks/ folder (the package is then found locally).")
 
 from helpers.env import describe_runtime
 
@@ -62,7 +69,7 @@ IMAGE_SIZE = 64              # side of the decoded squares
 SEED = 0                     # random seed for splits and sampling
 RUN_DIR = "runs/course"      # where figures go
 SMOKE = False                # True: tiny data, quick check
-PHANTOMS_PER_CLASS = 300     # phantom images per condition when they have to be written
+PHANTOMS_PER_CLASS = 700     # phantom images per condition when they have to be written
 
 # %%
 from helpers import CLASSES
@@ -86,8 +93,9 @@ DATA = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_p
 print("\n".join(DATA.report.lines()))
 
 # %% [markdown]
-# The metadata table is where exploration starts. With real NIH data, the full CSV (112,120 rows)
-# can be explored even if you downloaded none of the images: pass its path as `NIH_METADATA`.
+# The metadata table is where exploration starts: one row per image, with its findings, patient, age,
+# sex and view. With real NIH data, the full CSV (112,120 rows) can be explored even if you downloaded
+# none of the images: pass its path as `NIH_METADATA`.
 
 # %%
 from helpers.data import find_metadata, read_nih_metadata
@@ -102,107 +110,154 @@ print("no patient metadata for this source" if META is None else f"{len(META):,}
 META.head() if META is not None else DATA.table.head()
 
 # %% [markdown]
+# ### NIH's numbers beside this run's
+#
+# Every figure below has two panels drawn the same way. The **left** one is always NIH ChestX-ray14:
+# aggregates that `tools/nih_stats.py` computed once from NIH's official metadata
+# (`Data_Entry_2017_v2020.csv`, 112,120 images) and that ship with the course, so they need no
+# download. The **right** one is this run's data, computed by `metadata_summary` from the table above.
+# With the default phantoms it shows how the phantoms were made, not how patients present; with NIH's
+# `Data_Entry_2017_v2020.csv` as `NIH_METADATA`, both panels show the same numbers.
+
+# %%
+from pathlib import Path
+
+from helpers.explore import metadata_summary, nih_reference_stats
+
+NIH = nih_reference_stats()
+if META is not None:
+    RUN = metadata_summary(META)
+else:  # labels only: the panels that need patients or views say so
+    RUN = {"classes": list(CLASSES),
+           "single_label_counts": {c: int((DATA.table["condition"] == c).sum()) for c in CLASSES}}
+names = {"phantom": "phantoms", "nih": f"NIH, {Path(DATA.report.metadata).name}", "chestmnist": "ChestMNIST"}
+RUN_TITLE = f"this run's data ({Path(NIH_METADATA).name if NIH_METADATA else names[DATA_SOURCE]})"
+print(f"NIH: {NIH['images']:,} images of {NIH['patients']:,} patients")
+print(f"{RUN_TITLE}: " + (f"{RUN['images']:,} images of {RUN['patients']:,} patients" if META is not None
+                          else f"{len(DATA.table):,} single-label images, no patient ids"))
+
+# %% [markdown]
 # ## 2. How rare is each finding?
 #
 # A chest X-ray can carry several findings (`Effusion|Infiltration`). The course conditions on
-# **one** label per image, so by default it keeps single-label images only, as the original prototype
-# did. The table counts both.
-
-# %%
-from helpers.explore import label_counts
-
-counts = label_counts(META) if META is not None else DATA.table["condition"].value_counts().to_frame("single_label")
-counts
+# **one** label per image, so by default it keeps single-label images only. Light bars count every
+# image that carries a label, dark bars the images that carry it alone.
 
 # %%
 import matplotlib.pyplot as plt
-from helpers.plots import bar_counts, save_figure
 
-fig, ax = plt.subplots(figsize=(7, 5))
-bar_counts(counts["single_label"][counts["single_label"] > 0], "Single-label images per label", log=True, ax=ax)
+from helpers.plots import beside_reference, draw_class_counts, save_figure
+
+fig = beside_reference(draw_class_counts, NIH, RUN, RUN_TITLE, title="Images per course class", figsize=(12, 4.6))
 save_figure(fig, RUN_DIR, "01_label_counts")
 plt.show()
 
+# %% [markdown]
+# In NIH (left), *No Finding* has 28 times as many single-label images as *Mass*, and every finding
+# is carried alone by fewer than half of the images that carry it. A GAN trained on NIH's natural
+# mix would see a *Mass* image once in about 40 (2,139 of 85,116 single-label images); notebook 02
+# shows class-balanced sampling as the remedy. The phantoms are balanced and single-label by
+# construction: every condition has the same number of images, and light and dark bars have the same
+# length.
+#
+# The numbers, for all 15 NIH labels (the course uses seven):
+
 # %%
-if META is not None:
-    n_labels = META["finding_labels"].str.count("\\|") + 1
-    print(f"single-label images: {(n_labels == 1).mean():.1%}; multi-label: {(n_labels > 1).mean():.1%}; "
-          f"most labels on one image: {n_labels.max()}")
+import pandas as pd
+
+from helpers.explore import counts_table
+
+tables = {}
+for name, stats in (("NIH", NIH), ("this run", RUN)):
+    if "labels_per_image" in stats:
+        tables[name] = counts_table(stats)
+        per = dict(zip(stats["labels_per_image"]["labels"], stats["labels_per_image"]["images"]))
+        print(f"{name}: {per.get(1, 0) / stats['images']:.1%} of images carry one label; "
+              f"at most {max(per)} on one image")
+pd.concat(tables, axis=1)
 
 # %% [markdown]
 # ### Which findings travel together?
 #
-# The co-occurrence heatmap counts images that carry both labels of a pair (log colour scale).
-# Effusion, Infiltration and Atelectasis co-occur often: a model conditioned on *Effusion* alone
-# will see fewer of the textbook cases than the raw counts suggest.
+# Each cell counts the images that carry both labels of a pair; the diagonal counts all images with
+# that label (colour on a log scale).
 
 # %%
-import numpy as np
-import seaborn as sns
-from helpers.explore import cooccurrence
+from helpers.plots import draw_cooccurrence
 
-if META is not None:
-    co = cooccurrence(META)
-    fig, ax = plt.subplots(figsize=(8, 6.5))
-    sns.heatmap(np.log10(co + 1), ax=ax, cmap="mako", square=True, cbar_kws={"label": "log10(images + 1)"})
-    ax.set_title("Label co-occurrence")
-    save_figure(fig, RUN_DIR, "01_cooccurrence")
-    plt.show()
+fig = beside_reference(draw_cooccurrence, NIH, RUN, RUN_TITLE, title="Label co-occurrence", figsize=(11, 5.2))
+save_figure(fig, RUN_DIR, "01_cooccurrence")
+plt.show()
+
+# %% [markdown]
+# In NIH, *Effusion*, *Infiltration* and *Atelectasis* co-occur most: 4,000 images carry both
+# *Effusion* and *Infiltration*, more than carry *Effusion* alone (3,955). A model conditioned on
+# *Effusion* alone therefore sees fewer of the textbook cases than the raw counts suggest.
+# *No Finding* never co-occurs with a finding: it means that none was reported. The phantoms draw one
+# finding per image, so their off-diagonal cells are all zero.
 
 # %% [markdown]
 # ## 3. Patients and follow-ups
 #
-# NIH has on average 3.6 images per patient, some patients over a hundred. Images of one patient look
-# alike, so **splits must be by patient**, or a test set leaks training anatomy (and a
-# memorisation audit later would be meaningless).
+# Patients come back, and each visit adds an image (a follow-up). The bars count patients by their
+# number of images.
 
 # %%
-from helpers.explore import patient_stats
+from helpers.plots import draw_images_per_patient
 
-if META is not None:
-    stats = patient_stats(META)
-    print(stats)
-    per_patient = META.groupby("patient").size()
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.hist(per_patient, bins=np.arange(1, min(per_patient.max(), 40) + 2) - 0.5, color="#4C72B0", log=True)
-    ax.set_xlabel("images per patient"); ax.set_ylabel("patients (log)")
-    save_figure(fig, RUN_DIR, "01_images_per_patient")
-    plt.show()
+fig = beside_reference(draw_images_per_patient, NIH, RUN, RUN_TITLE, title="Images per patient", figsize=(12, 4))
+save_figure(fig, RUN_DIR, "01_images_per_patient")
+plt.show()
+
+# %% [markdown]
+# NIH's 30,805 patients have 3.6 images each on average. Most have a single image (the median is 1),
+# but 43% have follow-ups and one patient has 184 images. Images of one patient look alike, so
+# **splits must be by patient**, or a test set leaks training anatomy (and a memorisation audit later
+# would be meaningless). The phantoms give each synthetic patient one to eight images that share its
+# anatomy, so they are split by patient too:
+
+# %%
+from helpers.data import assert_patient_disjoint
+
+if (DATA.table["patient"] >= 0).all():
+    assert_patient_disjoint(DATA.table)  # raises if a patient crosses splits
+    print("patients per split:", DATA.table.groupby("split")["patient"].nunique().to_dict())
+else:
+    print("no patient ids in this source; its official train/val/test split is patient-wise")
 
 # %% [markdown]
 # ## 4. Age, sex and view by condition: shortcut risks
 #
-# If *Effusion* images are mostly **AP** (bedside, sicker patients) and *No Finding* mostly **PA**,
-# a generator can "draw Effusion" by drawing an AP-looking film, and a classifier can score it right
-# for the wrong reason. The table shows how each class differs.
+# AP films are taken at the bedside, of patients too sick to stand; PA films in the radiology
+# department. If one condition is mostly AP, a generator can "draw" that condition by drawing an
+# AP-looking film, and a classifier can score it right for the wrong reason.
 
 # %%
-from helpers.explore import by_condition
+from helpers.plots import draw_share_ap
 
-if META is not None:
-    table = by_condition(META)
-    display(table.round({"median_age": 0, "share_female": 2, "share_AP": 2, "imbalance_vs_largest": 1}))
-
-# %%
-if META is not None:
-    single = META[META["finding_labels"].isin(CLASSES)]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    sns.boxplot(data=single, y="finding_labels", x="age", order=list(CLASSES), ax=axes[0], color="#8ab")
-    axes[0].set_ylabel("")
-    table["share_AP"].plot.barh(ax=axes[1], color="#C44E52")
-    axes[1].set_xlabel("share of AP views"); axes[1].set_ylabel("")
-    axes[1].invert_yaxis()
-    fig.suptitle("Age and view by condition (single-label images)")
-    fig.tight_layout()
-    save_figure(fig, RUN_DIR, "01_age_view")
-    plt.show()
+fig = beside_reference(draw_share_ap, NIH, RUN, RUN_TITLE, title="AP views by condition", figsize=(12, 4))
+save_figure(fig, RUN_DIR, "01_view_by_condition")
+plt.show()
 
 # %% [markdown]
-# ## 5. Class imbalance
+# In NIH, 47–48% of the *Atelectasis* and *Effusion* images are AP, against 35% of *No Finding* and
+# 29% of *Nodule*. Patients with *Atelectasis* or *Effusion* are also older (median 53 years, against
+# 47 for *No Finding*), and *Pneumothorax* is the only class with more women than men. The phantoms
+# draw view, age and sex at random whatever the condition, so their differences are chance (larger
+# the fewer images there are, as in smoke mode).
+
+# %%
+from helpers.explore import condition_table
+
+tables = {"NIH": condition_table(NIH)}
+if "by_condition" in RUN:
+    tables["this run"] = condition_table(RUN)
+pd.concat(tables, axis=1).round(2)
+
+# %% [markdown]
+# ## 5. What the course trains on
 #
-# In the full NIH metadata, *No Finding* has about 28 times as many single-label images as *Mass*.
-# A GAN trained on the natural mix sees a Mass image once every ~40 images: notebook 02 shows
-# class-balanced sampling as the remedy.
+# The single-label images of the seven classes that are on disk, per class and split:
 
 # %%
 from helpers.data import summary_table
@@ -215,9 +270,13 @@ summary_table(DATA.table)
 # A grid of examples per condition from the images present (with a partial NIH download some rows may
 # be empty). For phantoms, look for the findings: a dense band (Atelectasis), fluid with a meniscus at a
 # base (Effusion), patchy haze (Infiltration), one large round opacity (Mass), one to three small ones
-# (Nodule), a rim without lung markings behind a thin line (Pneumothorax).
+# (Nodule), a rim without lung markings behind a thin line (Pneumothorax). For scale: in NIH's 984
+# radiologist bounding boxes, the median *Mass* box is about 120×141 pixels of a 1,024-pixel film and
+# the median *Nodule* box 70×68.
 
 # %%
+import numpy as np
+
 from helpers.plots import class_grid
 
 rows, labels = DATA.split("train")
@@ -229,14 +288,67 @@ plt.show()
 # %% [markdown]
 # ## Summary
 #
+# - NIH's own statistics ship with the course (`nih_reference_stats()`), so each figure shows the real data beside the data of this run.
+# - In NIH the six findings are rare beside *No Finding* (up to 28:1 in single-label images) and often co-occur; the course keeps single-label images by default. The phantoms are balanced and single-label by construction.
+# - NIH patients have 3.6 images on average, up to 184, so every split in the course is by patient.
+# - In NIH, view and age differ by condition: shortcuts a GAN and its judges can exploit. The phantoms draw them independently of the condition.
 # - The NIH metadata reads the same whatever the variant; partial downloads are counted, not fatal.
-# - The six findings are rare beside *No Finding* (up to 28:1) and often co-occur; the course keeps single-label images by default.
-# - Patients have many follow-ups, so every split in the course is by patient.
-# - View, age and sex differ by condition: shortcuts a GAN and its judges can exploit.
 
 # %% [markdown]
 # ## Exercises
 #
-# 1. Re-run with `NIH_METADATA` pointing at the full NIH CSV. Which course class has the highest AP share?
+# 1. Which course class has the highest share of AP views in NIH, and which the lowest?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# from helpers.explore import condition_table, nih_reference_stats
+#
+# condition_table(nih_reference_stats())["share_AP"].sort_values()
+# ```
+# *Atelectasis* is highest (47.6%, just above *Effusion*'s 47.3%) and *Nodule* lowest (28.9%). The
+# shipped aggregates answer this without any download; with `Data_Entry_2017_v2020.csv` as
+# `NIH_METADATA`, `condition_table(RUN)` gives the same numbers.
+# </details>
+#
 # 2. How many images would *Mass* gain with `multi_label=True` in `helpers.data.select_classes`?
-# 3. Plot the age distribution of *No Finding* against *Effusion*. Would you match them by age before training?
+#    Reason from NIH's shipped counts, then check on this run's metadata.
+#
+# <details><summary>Solution</summary>
+#
+# With `multi_label=True` an image with several findings takes the *rarest* selected class, and
+# *Mass* is the rarest, so every image carrying *Mass* becomes a *Mass* image:
+# ```python
+# from helpers.data import select_classes
+# from helpers.explore import nih_reference_stats
+#
+# mass = nih_reference_stats()["label_counts"]["Mass"]
+# print("NIH:", mass["any"] - mass["single_label"])  # 5,782 - 2,139 = 3,643
+# if META is not None:
+#     gain = ((select_classes(META, multi_label=True)["condition"] == "Mass").sum()
+#             - (select_classes(META)["condition"] == "Mass").sum())
+#     print("this run:", gain)
+# ```
+# NIH's *Mass* class would grow from 2,139 to 5,782 images (+3,643), and that is what the check prints
+# with `Data_Entry_2017_v2020.csv` as `NIH_METADATA`. On the phantoms the gain is 0: every image has one label.
+# </details>
+#
+# 3. Plot the age distribution of *No Finding* against *Effusion* in NIH. Would you match them by
+#    age before training?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# from helpers.explore import nih_reference_stats
+#
+# ages = nih_reference_stats()["age_histogram"]
+# for c in ("No Finding", "Effusion"):
+#     n = np.array(ages["counts"][c])
+#     plt.stairs(n / n.sum(), ages["edges"], label=c)
+# plt.xlabel("age (years, by decade)"); plt.ylabel("share of the class"); plt.legend(); plt.show()
+# ```
+# *Effusion* is shifted to older patients: 31% of its images are of patients aged 60 or more, against
+# 21% for *No Finding* (medians 53 and 47). Matching by age (or at least checking that generated
+# *Effusion* images cannot be told apart by apparent age) keeps "older chest" from standing in for
+# "fluid". Matching costs images, so for a GAN checking is the cheaper first step.
+# </details>

@@ -34,16 +34,21 @@
 # ## Setup
 
 # %%
-# Setup: install the course's helpers package if it is missing (a fresh Colab runtime),
-# then report Python/TensorFlow versions and whether a GPU is available.
+# Setup: install the course's helpers package if it is missing (a fresh Colab runtime), from the
+# same branch as this notebook's Colab badge, then report versions and whether a GPU is available.
 # Colab's own TensorFlow is left alone: the package does not reinstall it.
 import importlib.util
 import subprocess
 import sys
 
+COURSE_REF = "main"  # the branch or tag that the Colab badge above opens
 if importlib.util.find_spec("helpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/cxr-gan-course/cxr-gan-course@v0.1.0"], check=True)
+    url = f"git+https://github.com/cxr-gan-course/cxr-gan-course@{COURSE_REF}"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"Could not install the course's helpers package from {url}:\n{done.stderr[-1500:]}\n"
+                           "Check that the runtime is online, or clone the repository and open this notebook "
+                           "from its notebooks/ folder (the package is then found locally).")
 
 from helpers.env import describe_runtime
 
@@ -62,7 +67,7 @@ BATCH_SIZE = 64              # batch size of the demo pipeline
 SEED = 0                     # random seed
 RUN_DIR = "runs/course"      # where figures go
 SMOKE = False                # True: tiny data, quick check
-PHANTOMS_PER_CLASS = 300     # phantom images per condition when they have to be written
+PHANTOMS_PER_CLASS = 700     # phantom images per condition when they have to be written
 
 # %%
 import time
@@ -176,19 +181,23 @@ print("batch", images.shape, images.dtype, f"range [{float(images.numpy().min())
 # %% [markdown]
 # ## 5. Balanced sampling
 #
-# The phantoms are balanced by construction, so to see the problem we first give the training split
-# NIH's real class mix (60,361 *No Finding* to 2,139 *Mass*) by subsampling. Then we count labels over
-# a few batches drawn naturally and drawn with `balanced=True`.
+# The phantoms are balanced by construction, so to see the problem we first subsample the training
+# split to NIH's class mix (60,361 single-label *No Finding* images to 2,139 *Mass*, from the NIH
+# statistics shipped with the course; see notebook 01). Then we count labels over a few batches
+# drawn naturally and drawn with `balanced=True`.
 
 # %%
-from helpers.data import NIH_SINGLE_LABEL_COUNTS
+from helpers.explore import nih_reference_stats
 
+NIH_COUNTS = nih_reference_stats()["single_label_counts"]
 rows, labels = DATA.split("train")
-share = np.array([NIH_SINGLE_LABEL_COUNTS[c] for c in DATA.classes], float)
+share = np.array([NIH_COUNTS[c] for c in DATA.classes], float)
 share /= share.max()
+have = np.bincount(labels, minlength=len(DATA.classes))
+scale = min(have[c] / share[c] for c in range(len(DATA.classes)) if have[c])  # the largest subsample with NIH's mix
 rng = np.random.default_rng(SEED)
-keep = np.concatenate([rng.choice(rows[labels == c], max(1, int(share[c] * (labels == c).sum())), replace=False)
-                       for c in range(len(DATA.classes)) if (labels == c).any()])
+keep = np.concatenate([rng.choice(rows[labels == c], max(1, min(have[c], int(share[c] * scale))), replace=False)
+                       for c in range(len(DATA.classes)) if have[c]])
 imbalanced = DATA.subset(np.sort(keep))
 print("imbalanced training set per class:", np.bincount(imbalanced.table["label"], minlength=len(CLASSES)))
 
@@ -224,6 +233,75 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# 1. Build the cache with `fit='letterbox'` and compare the first rows of the sample grid. What would a GAN learn from them?
-# 2. Time `load_dataset` with `workers=1` and with all cores. How close to linear is the speed-up?
-# 3. Balanced sampling repeats rare images many times per epoch. Which augmentation in notebook 04 counters the overfitting that invites?
+# 1. Not every radiograph is square. Make a portrait version of one phantom per condition (taller than
+#    wide) and compare `fit="crop"` with `fit="letterbox"` at `IMAGE_SIZE`. What does each lose or add,
+#    and what would a GAN trained on the letterboxed squares learn?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# from helpers.plots import image_rows
+#
+# rng = np.random.default_rng(SEED)
+# tall = [render_phantom(c, 256, rng)[:, 40:-40] for c in CLASSES]  # 256 high, 176 wide
+# fig = image_rows([tall, [resize_square(t, IMAGE_SIZE, "crop") for t in tall],
+#                   [resize_square(t, IMAGE_SIZE, "letterbox") for t in tall]],
+#                  row_titles=["portrait", "crop", "letterbox"], col_titles=list(CLASSES), scale=1.5)
+# plt.show()
+# ```
+# The crop keeps the full width but cuts off the top and bottom of the film: the lung apices and the
+# costophrenic angles at the bases, where a small effusion shows first. The letterbox keeps the whole
+# film and adds black bars at the sides. A GAN trained on letterboxed squares learns to draw the bars as
+# part of every chest, and if the bars differed between conditions (films from different machines),
+# they would become a shortcut for the condition.
+# </details>
+#
+# 2. Time `load_dataset` with `workers=1` and with all cores, each into a fresh cache folder. Which is
+#    faster on the phantoms, and why? Time `decode_resize` on one full-size (1024-pixel) image to see
+#    when the parallel pool pays off.
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# import os
+#
+# from helpers.preprocess import decode_resize
+#
+# for workers in (1, os.cpu_count()):
+#     cache = RUN_DIR / f"cache_workers_{workers}"
+#     shutil.rmtree(cache, ignore_errors=True)
+#     t0 = time.perf_counter()
+#     load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, cache_dir=cache, workers=workers,
+#                  phantom_per_class=PHANTOMS_PER_CLASS, progress=False)
+#     print(f"{workers} worker(s): {time.perf_counter() - t0:.1f} s")
+#
+# full_size = RUN_DIR / "full_size.png"
+# Image.fromarray(render_phantom("Mass", 1024, np.random.default_rng(SEED))).save(full_size)
+# t0 = time.perf_counter()
+# for _ in range(20):
+#     decode_resize(full_size, IMAGE_SIZE)
+# print(f"one 1024-pixel PNG: {(time.perf_counter() - t0) / 20 * 1000:.0f} ms")
+# ```
+# On the 64-pixel phantoms one worker wins (for example 0.3 s against 1.1 s with two cores): starting
+# the worker processes takes about a second, longer than decoding all the small PNGs. A 1024-pixel
+# PNG takes several milliseconds, so NIH's 85,116 single-label images need minutes on one core; there
+# the pool's start-up no longer counts and the time falls nearly in proportion to the cores.
+# </details>
+#
+# 3. Balanced sampling repeats rare images. Using `imbalanced` and `balanced` from section 5, how often
+#    was each *Mass* image drawn, compared with each *No Finding* image? Which augmentation in
+#    notebook 04 counters the overfitting this invites?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# per_class = np.bincount(imbalanced.table["label"], minlength=len(CLASSES))
+# per_image = balanced / np.maximum(per_class, 1)
+# print({c: round(float(d), 1) for c, d in zip(CLASSES, per_image)})
+# ```
+# Each *Mass* image is drawn about as many times more often than each *No Finding* image as there are
+# *No Finding* images per *Mass* image (roughly 28 with NIH's mix; in smoke mode *Mass* keeps a single
+# image, drawn over and over). A discriminator can memorise so few images. Notebook 04 counters
+# this with DiffAugment: random translation, brightness and contrast applied to real and generated
+# images alike before the discriminator sees them (`augment_p`, fixed or adaptive).
+# </details>

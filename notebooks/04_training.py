@@ -19,12 +19,12 @@
 #
 # **You will learn to**
 #
-# - train both networks in one compiled `train_step` through `model.fit` over the `tf.data` pipeline
-# - use differentiable augmentation, an EMA generator and balanced sampling for small, imbalanced classes
-# - read the sample grids and loss curves, and recognise mode collapse, an overpowering discriminator and an ignored condition
-# - resume an interrupted run, export `generator.keras` and write a synthetic dataset in the NIH layout
+# - write a conditional GAN the keras-io way: networks built outside and passed into a `keras.Model` with a custom `train_step`
+# - write the hinge losses, differentiable augmentation (with its own state) and the EMA generator, and train them with `model.fit` over `tf.data`
+# - read the sample grids and the separately logged losses and accuracies, and recognise mode collapse, an overpowering discriminator and an ignored condition
+# - resume an interrupted run, measure label fidelity and variety, export `generator.keras` and write a synthetic dataset in the NIH layout
 #
-# **Expected runtime:** set by `TRAIN_MINUTES` (default 8 minutes) plus about 2 minutes for the judge classifier; under a minute in smoke mode. On a Colab T4 GPU use `IMAGE_SIZE = 128` and a longer budget.
+# **Expected runtime:** about 8 minutes on a 2-core CPU for the default 3,000 training steps (the training cell prints its estimate), plus about 2 minutes for the judge classifier; under a minute in smoke mode. On a Colab T4 GPU use `IMAGE_SIZE = 128` and more steps.
 #
 # **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The offline default data are procedural phantoms made by this course.
 #
@@ -34,16 +34,21 @@
 # ## Setup
 
 # %%
-# Setup: install the course's helpers package if it is missing (a fresh Colab runtime),
-# then report Python/TensorFlow versions and whether a GPU is available.
+# Setup: install the course's helpers package if it is missing (a fresh Colab runtime), from the
+# same branch as this notebook's Colab badge, then report versions and whether a GPU is available.
 # Colab's own TensorFlow is left alone: the package does not reinstall it.
 import importlib.util
 import subprocess
 import sys
 
+COURSE_REF = "main"  # the branch or tag that the Colab badge above opens
 if importlib.util.find_spec("helpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/cxr-gan-course/cxr-gan-course@v0.1.0"], check=True)
+    url = f"git+https://github.com/cxr-gan-course/cxr-gan-course@{COURSE_REF}"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"Could not install the course's helpers package from {url}:\n{done.stderr[-1500:]}\n"
+                           "Check that the runtime is online, or clone the repository and open this notebook "
+                           "from its notebooks/ folder (the package is then found locally).")
 
 from helpers.env import describe_runtime
 
@@ -59,14 +64,15 @@ DATA_SOURCE = "phantom"      # phantom (offline default) | nih | chestmnist
 DATA_DIR = None              # None: a phantom folder under data/ named by size, count and seed
 IMAGE_SIZE = 64              # 64, 128 or 256
 BATCH_SIZE = 32              # global batch size (split across GPUs/TPU cores)
-EPOCHS = None                # passes over the training split; None: use TRAIN_MINUTES
-TRAIN_MINUTES = 8.0          # training time budget (whichever of EPOCHS/TRAIN_MINUTES ends first)
+TRAIN_STEPS = 3000           # optimiser steps (one D and one G update each); the result depends on this
+TRAIN_MINUTES = None         # optional wall-clock cap in minutes (None: no cap; results then vary by machine)
 CONDITIONING = "projection"  # projection (recommended) | concat (the prototype's)
 BALANCED = False             # class-balanced sampling (turn on for real NIH data)
+SAMPLE_EVERY = 7             # show a sample grid every this many epochs (and at step 0)
 SEED = 0
 RUN_DIR = "runs/course"
 SMOKE = False
-PHANTOMS_PER_CLASS = 300
+PHANTOMS_PER_CLASS = 700
 
 # %%
 import matplotlib.pyplot as plt
@@ -81,13 +87,13 @@ SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS = notebook_settings(
     DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED)
 GAN_DIR = RUN_DIR / "gan"
 if SMOKE:
-    EPOCHS, TRAIN_MINUTES, BATCH_SIZE = None, 0.1, 16
+    TRAIN_STEPS, BATCH_SIZE, SAMPLE_EVERY = 12, 16, 1
 
 # %% [markdown]
 # ## 1. Data and strategy
 #
 # The training split (by patient) streams from the decoded cache. `pick_strategy("auto")` takes a
-# Colab TPU, several GPUs (mirrored) or the one device there is; the same cell scales past one device.
+# Colab TPU, several GPUs (mirrored) or the one device there is; the same cells scale past one device.
 # On a GPU, `GANConfig(mixed_precision="auto")` trains in float16 with loss scaling.
 
 # %%
@@ -96,99 +102,420 @@ from helpers.training import pick_strategy
 
 data = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
 strategy = pick_strategy("auto")
-print(f"{len(data.split('train')[0]):,} training images | replicas: {strategy.num_replicas_in_sync}")
+steps_per_epoch = len(data.split("train")[0]) // BATCH_SIZE
+print(f"{len(data.split('train')[0]):,} training images, {steps_per_epoch} steps per epoch | "
+      f"replicas: {strategy.num_replicas_in_sync}")
 
 # %% [markdown]
-# ## 2. The training step
+# ## 2. The GAN, cell by cell
 #
-# `ConditionalGAN.train_step` (in `helpers/training.py`) does, in **one compiled step**:
-#
-# 1. *discriminator*: real images and fakes for the same labels, both through DiffAugment (random
-#    translation, brightness, contrast), hinge loss plus the auxiliary classifier's loss on reals;
-# 2. *generator*: fresh noise, through the same augmentation, to fool the discriminator and to be
-#    classified as the condition asked for;
-# 3. *EMA*: an exponential moving average of the generator's weights, used for every sample;
-# 4. *augmentation probability*: fixed (`augment_p`, default 0.3), or adaptive (`augment_p=-1`, ADA:
-#    it rises when the discriminator grows overconfident on reals).
-#
-# Augmentation is applied to real *and* fake images, so the generator is never taught to draw
-# augmented images, and the discriminator cannot memorise a small class (Mass has about 2,100 real
-# single-label images in NIH). Why a fixed 0.3 by default: on phantoms, ADA kept the probability
-# near 0 (the discriminator never looked overconfident), and in one of two seeds the generator then
-# drew Mass and Nodule as other conditions that still satisfied the auxiliary classifier (label
-# fidelity 0.66 after 10 minutes); with 30% augmentation both seeds reached 0.94 in 7 minutes
-# (`benchmarks/time_to_fidelity.py`). All randomness is keyed on the step number, so a resumed run
-# draws exactly what an uninterrupted one would.
+# The cells marked `#| export` are the package module `helpers.gan` (`python tools/notebooks.py export`
+# writes them; the tests fail if the two differ). Notebook 03 made the networks (`helpers.models`);
+# here they are **built outside and passed in**, as in keras-io's `conditional_gan.py`, and the GAN is
+# a `keras.Model` whose `train_step` plays one round of the game. Edit a cell and rerun the notebook from
+# here: your version is what trains below.
 
 # %%
-from helpers.training import GANConfig
+#| default_exp gan
+#| export
+"""The conditional GAN: losses, differentiable augmentation and ``train_step`` (made from notebook 04's cells).
 
-config = GANConfig(image_size=IMAGE_SIZE, classes=data.classes, batch_size=BATCH_SIZE,
-                   conditioning=CONDITIONING, aux_weight=GANConfig.aux_weight if CONDITIONING == "projection" else 0.0,
-                   balanced=BALANCED, seed=SEED)
-print(config.to_json())
+:class:`ConditionalGAN` takes a generator and a discriminator built elsewhere
+(``helpers.models``) and trains them with one compiled ``train_step`` through ``model.fit``.
+Randomness (noise, augmentation) is stateless, keyed on ``(seed, step, replica, purpose)``, so a
+resumed run draws exactly what an uninterrupted one would.
+"""
+import keras
+import tensorflow as tf
+
+from helpers.config import GANConfig, dtype_policy
+from helpers.models import build_discriminator, build_generator
+
+# %% [markdown]
+# ### The losses
+#
+# Notebook 03 derived them; here they are as the functions the GAN calls. With `D` the discriminator's
+# realism logit:
+#
+# | loss | discriminator minimises | generator minimises |
+# |---|---|---|
+# | hinge (default) | $\mathbb{E}[\max(0, 1 - D(x))] + \mathbb{E}[\max(0, 1 + D(G(z)))]$ | $-\mathbb{E}[D(G(z))]$ |
+# | non-saturating | $\mathbb{E}[\text{softplus}(-D(x))] + \mathbb{E}[\text{softplus}(D(G(z)))]$ | $\mathbb{E}[\text{softplus}(-D(G(z)))]$ |
+#
+# The **auxiliary classifier** (AC-GAN) adds a cross-entropy: the discriminator's class head learns
+# the conditions from real images, and the generator is asked to make images that head classifies
+# as the condition it was given. Its weight `aux_weight` trades variety for faithfulness: a strong
+# classifier signal pushes every image of a condition towards its most recognisable form.
+
+# %%
+#| export
+def d_hinge_loss(real_logits, fake_logits):
+    """Hinge loss of the discriminator: mean(relu(1 - D(x))) + mean(relu(1 + D(G(z))))."""
+    return tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
+
+
+def g_hinge_loss(fake_logits):
+    """Hinge loss of the generator: -mean(D(G(z)))."""
+    return -tf.reduce_mean(fake_logits)
+
+
+def d_nonsaturating_loss(real_logits, fake_logits):
+    """Binary cross-entropy of the discriminator on logits: mean(softplus(-D(x))) + mean(softplus(D(G(z))))."""
+    return tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
+
+
+def g_nonsaturating_loss(fake_logits):
+    """Non-saturating generator loss: mean(softplus(-D(G(z)))) = -mean(log sigmoid(D(G(z))))."""
+    return tf.reduce_mean(tf.nn.softplus(-fake_logits))
+
+
+#: ``config.loss`` -> (discriminator loss, generator loss)
+LOSSES = {"hinge": (d_hinge_loss, g_hinge_loss), "nonsaturating": (d_nonsaturating_loss, g_nonsaturating_loss)}
+
+
+def class_loss(class_logits, labels):
+    """Cross-entropy of the auxiliary classifier's logits against integer ``labels``."""
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(labels, tf.int32), logits=tf.cast(class_logits, tf.float32)))
+
+# %%
+logits = tf.constant([[-2.0], [0.0], [2.0]])
+print("D loss when D scores reals +2 and fakes -2 (winning):", float(d_hinge_loss(logits[2:], logits[:1])))
+print("D loss when D scores everything 0 (cannot tell):     ", float(d_hinge_loss(logits[1:2], logits[1:2])))
+print("G loss when D scores fakes -2 / 0 / +2:", [round(float(g_hinge_loss(logits[i:i + 1])), 1) for i in range(3)])
+
+# %% [markdown]
+# ### Differentiable augmentation, with its own state
+#
+# With a few thousand images the discriminator can memorise the training set, and then its opinion
+# stops being useful to the generator. DiffAugment (Zhao et al., 2020) augments **every** image the
+# discriminator sees, real and generated, with random translation, brightness and contrast, each op
+# applied to an image with probability `p`. Because the ops are differentiable, the generator's
+# gradient flows back through them, and because fakes are augmented too, the generator is never
+# taught to draw augmented images. The augmenter is a small layer that owns its state: the probability
+# `p`, fixed (`augment_p`, default 0.3) or adaptive (ADA, Karras et al. 2020: `augment_p=-1`, raised
+# when the discriminator grows overconfident on reals, lowered otherwise).
+
+# %%
+#| export
+def diff_augment(images, seed, p, policy: str = "translation,brightness,contrast"):
+    """DiffAugment for grayscale images in [-1, 1]: each op of ``policy`` applied per image with probability ``p``.
+
+    ``seed`` is a stateless seed (shape ``(2,)`` int32): the same seed gives the same result.
+    """
+    if not policy:
+        return images
+    batch = tf.shape(images)[0]
+    size = images.shape[1]
+    dtype = images.dtype
+    for k, op in enumerate(o.strip() for o in policy.split(",") if o.strip()):
+        s = tf.random.experimental.stateless_fold_in(seed, k)
+        apply = tf.cast(tf.random.stateless_uniform([batch, 1, 1, 1], s) < tf.cast(p, tf.float32), dtype)
+        s2 = tf.random.experimental.stateless_fold_in(s, 100)
+        if op == "brightness":
+            shift = (tf.random.stateless_uniform([batch, 1, 1, 1], s2, dtype=tf.float32) - 0.5) * 0.5
+            out = images + tf.cast(shift, dtype)
+        elif op == "contrast":
+            factor = tf.random.stateless_uniform([batch, 1, 1, 1], s2, 0.6, 1.4)
+            mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+            out = (images - mean) * tf.cast(factor, dtype) + mean
+        elif op == "translation":
+            pad = max(size // 8, 1)
+            shifts = tf.random.stateless_uniform([batch, 2], s2, -pad, pad + 1, dtype=tf.int32)
+            padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], constant_values=-1.0)
+            rows = tf.range(size)[None, :] + pad + shifts[:, :1]
+            cols = tf.range(size)[None, :] + pad + shifts[:, 1:]
+            out = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+        elif op == "cutout":
+            half = size // 8
+            centre = tf.random.stateless_uniform([batch, 2], s2, 0, size, dtype=tf.int32)
+            grid = tf.range(size)
+            inside_r = tf.abs(grid[None, :] - centre[:, :1]) < half
+            inside_c = tf.abs(grid[None, :] - centre[:, 1:]) < half
+            mask = tf.cast(tf.logical_and(inside_r[:, :, None], inside_c[:, None, :]), dtype)[..., None]
+            out = images * (1 - mask)
+        else:
+            raise ValueError(f"augmentation {op!r} is unknown; use translation, brightness, contrast, cutout")
+        images = apply * out + (1 - apply) * images
+    return images
+
+
+@keras.saving.register_keras_serializable(package="cxr_gan")
+class Augmenter(keras.layers.Layer):
+    """DiffAugment with a probability ``p`` that is fixed (``p >= 0``) or adaptive (``p < 0``: ADA, from 0).
+
+    ADA: every 4 steps, ``p`` moves by ``sign(E[sign(D(real))] - target) * batch / 20000``,
+    clipped to [0, 0.8]. Its state (``p`` and the running sums) is saved with checkpoints.
+    """
+
+    def __init__(self, policy: str = "translation,brightness,contrast", p: float = 0.3, target: float = 0.6,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.policy, self.adaptive, self.target = policy, p < 0, target
+        self.p = self.add_weight(shape=(), initializer=keras.initializers.Constant(max(p, 0.0)), trainable=False,
+                                 name="p", aggregation="only_first_replica")
+        self.ada_sum = self.add_weight(shape=(), initializer="zeros", trainable=False, name="ada_sum",
+                                       aggregation="only_first_replica")
+        self.ada_count = self.add_weight(shape=(), initializer="zeros", trainable=False, name="ada_count",
+                                         aggregation="only_first_replica")
+        self.built = True  # its state exists now; nothing depends on the input shape
+
+    def call(self, images, seed):
+        return diff_augment(images, seed, tf.convert_to_tensor(self.p), self.policy)
+
+    def update(self, real_logits, step):
+        """ADA bookkeeping after a discriminator step (does nothing when ``p`` is fixed)."""
+        if not (self.policy and self.adaptive):
+            return
+        # arithmetic rather than tf.cond: variable updates inside control flow cannot sync across replicas
+        total = self.ada_sum + tf.reduce_sum(tf.sign(tf.cast(real_logits, tf.float32)))
+        count = self.ada_count + tf.cast(tf.shape(real_logits)[0], tf.float32)
+        due = tf.cast(tf.equal(tf.math.floormod(step + 1, 4), 0), tf.float32)
+        delta = tf.sign(total / count - self.target) * count / 20_000.0
+        self.p.assign(tf.clip_by_value(self.p + due * delta, 0.0, 0.8))
+        self.ada_sum.assign(total * (1.0 - due))
+        self.ada_count.assign(count * (1.0 - due))
+
+# %% [markdown]
+# What the discriminator sees: the same real images, un-augmented (top) and augmented with `p = 1` (bottom).
+
+# %%
+from helpers.plots import image_rows
+
+x_real, _ = data.arrays("train")
+x_real = x_real[:6, :, :, None].astype("float32") / 127.5 - 1.0  # (6, S, S, 1) in [-1, 1]
+augmented = diff_augment(tf.constant(x_real), tf.constant([SEED, 7]), 1.0).numpy()
+fig = image_rows([list(x_real), list(augmented)], row_titles=["real", "augmented"])
+plt.show()
+
+# %% [markdown]
+# ### `train_step`: one round of the game
+#
+# Per batch of real images and their labels, in **one compiled step**:
+#
+# 1. **discriminator**: generate fakes for the same labels; augment both; realism loss on both, plus
+#    `aux_weight` × the auxiliary classifier's cross-entropy on the reals (optionally R1, a gradient
+#    penalty on reals; optionally a "generated" class for the auxiliary head);
+# 2. **generator**: fresh noise, through the same augmentation, realism loss plus `aux_weight` × the
+#    auxiliary cross-entropy on its fakes;
+# 3. **EMA**: an exponential moving average of the generator's weights, which is what samples and the
+#    exported generator use (smoother than the raw weights);
+# 4. **bookkeeping**: the augmenter's ADA update and the step counter.
+#
+# The metrics it returns are what `fit` logs, each a separate number: the realism losses `d_loss` and
+# `g_loss` (hinge: `d_loss` near 2 means the discriminator cannot tell, near 0 it wins), the auxiliary
+# losses `aux_real` (discriminator, real images) and `aux_fake` (generator, its images), and the
+# discriminator's accuracy on reals (`D(x) > 0`) and on fakes (`D(G(z)) < 0`).
+
+# %%
+#| export
+class ConditionalGAN(keras.Model):
+    """A generator and a discriminator, built outside and passed in, trained by one custom ``train_step``."""
+
+    def __init__(self, generator, discriminator, config: GANConfig, **kwargs):
+        super().__init__(**kwargs)
+        if config.aux_fake_class and config.aux_weight <= 0:
+            raise ValueError("aux_fake_class=True needs the auxiliary classifier: set aux_weight > 0 "
+                             f"(got {config.aux_weight}), or aux_fake_class=False")
+        self.config, self.generator, self.discriminator = config, generator, discriminator
+        self.ema_generator = keras.models.clone_model(generator)
+        self.ema_generator.set_weights(generator.get_weights())
+        self.ema_generator.trainable = False
+        self.augmenter = Augmenter(config.augment, config.augment_p, config.ada_target)
+        self.step = keras.Variable(0, dtype="int64", trainable=False, name="step", aggregation="only_first_replica")
+        self.built = True  # the sub-models are built; fit must not trace call() on image batches
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in
+                         ("d_loss", "g_loss", "aux_real", "aux_fake", "d_acc_real", "d_acc_fake", "r1", "augment_p")}
+
+    @property
+    def metrics(self):
+        """Reset at every epoch by ``fit``."""
+        return list(self.trackers.values())
+
+    def compile(self, g_optimizer=None, d_optimizer=None, d_loss_fn=None, g_loss_fn=None, **kwargs):
+        """Adam (rates and betas from the config) unless given; the losses of ``config.loss`` unless given."""
+        super().compile(**kwargs)
+        c = self.config
+        self.d_loss_fn = d_loss_fn or LOSSES[c.loss][0]
+        self.g_loss_fn = g_loss_fn or LOSSES[c.loss][1]
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(c.g_lr, beta_1=c.beta_1, beta_2=c.beta_2)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(c.d_lr, beta_1=c.beta_1, beta_2=c.beta_2)
+        if dtype_policy(c) == "mixed_float16":
+            self.g_optimizer = keras.optimizers.LossScaleOptimizer(self.g_optimizer)
+            self.d_optimizer = keras.optimizers.LossScaleOptimizer(self.d_optimizer)
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def call(self, inputs, training=False):
+        """``[z, labels] -> images`` with the EMA generator (what sampling uses)."""
+        return self.ema_generator(inputs, training=training)
+
+    def seed_for(self, purpose: int):
+        """A stateless seed for this step, replica and ``purpose`` (noise, augmentation, ...)."""
+        ctx = tf.distribute.get_replica_context()
+        replica = tf.cast(ctx.replica_id_in_sync_group if ctx is not None else 0, tf.int64)
+        return tf.cast(tf.stack([self.config.seed * 1000 + replica, tf.convert_to_tensor(self.step) * 16 + purpose]),
+                       tf.int32)
+
+    def discriminate(self, images, labels):
+        """``(realism logits, class logits or None)``: the discriminator on augmented ``images``."""
+        out = self.discriminator([images, labels], training=True)
+        return (out[0], out[1]) if isinstance(out, (list, tuple)) else (out, None)
+
+    def train_step(self, data):
+        real, labels = data
+        c = self.config
+        batch = tf.shape(real)[0]
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+
+        # 1. discriminator: real images with their labels against fakes drawn for the same labels
+        z = tf.random.stateless_normal([batch, c.latent_dim], self.seed_for(1))
+        fake = self.generator([z, labels], training=True)
+        with tf.GradientTape() as tape:
+            real_aug = self.augmenter(real, self.seed_for(2))
+            with tf.GradientTape() as r1_tape:
+                r1_tape.watch(real_aug)
+                real_logits, real_classes = self.discriminate(real_aug, labels)
+            fake_logits, fake_classes = self.discriminate(self.augmenter(fake, self.seed_for(3)), labels)
+            d_loss = self.d_loss_fn(real_logits, fake_logits)
+            r1 = tf.constant(0.0)
+            if c.r1_gamma > 0:
+                grads = r1_tape.gradient(tf.reduce_sum(real_logits), real_aug)
+                r1 = tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
+            aux_real = class_loss(real_classes, labels) if real_classes is not None else tf.constant(0.0)
+            aux_d = aux_real
+            if c.aux_fake_class and fake_classes is not None:  # the head also learns a "generated" class
+                aux_d = 0.5 * (aux_real + class_loss(fake_classes, tf.fill([batch], c.num_classes)))
+            total = d_loss + 0.5 * c.r1_gamma * r1 + c.aux_weight * aux_d
+            scaled = self.d_optimizer.scale_loss(total / tf.cast(replicas, total.dtype))
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
+
+        # 2. generator: fool the discriminator, through the same augmentation
+        z = tf.random.stateless_normal([batch, c.latent_dim], self.seed_for(4))
+        with tf.GradientTape() as tape:
+            fake = self.generator([z, labels], training=True)
+            fake_logits_g, fake_classes_g = self.discriminate(self.augmenter(fake, self.seed_for(5)), labels)
+            g_loss = self.g_loss_fn(fake_logits_g)
+            aux_fake = class_loss(fake_classes_g, labels) if fake_classes_g is not None else tf.constant(0.0)
+            total = g_loss + c.aux_weight * aux_fake
+            scaled = self.g_optimizer.scale_loss(total / tf.cast(replicas, total.dtype))
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
+
+        # 3. EMA of the generator's weights (a plain average over the first steps)
+        step = tf.cast(self.step, tf.float32)
+        decay = tf.minimum(c.ema_decay, (1.0 + step) / (10.0 + step))
+        for ema_w, w in zip(self.ema_generator.weights, self.generator.weights):
+            ema_w.assign(decay * ema_w + (1.0 - decay) * tf.cast(w, ema_w.dtype))
+
+        # 4. bookkeeping
+        self.augmenter.update(real_logits, self.step)
+        self.step.assign_add(1)
+        real32, fake32 = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
+        values = {"d_loss": d_loss, "g_loss": g_loss, "aux_real": aux_real, "aux_fake": aux_fake,
+                  "d_acc_real": tf.reduce_mean(tf.cast(real32 > 0, tf.float32)),
+                  "d_acc_fake": tf.reduce_mean(tf.cast(fake32 < 0, tf.float32)), "r1": r1,
+                  "augment_p": self.augmenter.p}
+        for name, value in values.items():
+            self.trackers[name].update_state(tf.cast(value, tf.float32))
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def state_variables(self) -> list:
+        """Everything a resumed run needs, in a fixed order: nets, EMA, optimisers, augmenter, step."""
+        return (list(self.generator.weights) + list(self.discriminator.weights) + list(self.ema_generator.weights)
+                + list(self.g_optimizer.variables) + list(self.d_optimizer.variables)
+                + list(self.augmenter.weights) + [self.step])
+
+# %% [markdown]
+# Finally, one function builds the networks a config describes (under its precision policy) and
+# passes them in. The runner, the benchmarks and the tests call this same function.
+
+# %%
+#| export
+def build_gan(config: GANConfig) -> ConditionalGAN:
+    """Build the generator and discriminator of ``config`` and wrap them in a :class:`ConditionalGAN` (not compiled).
+
+    Call it inside ``strategy.scope()`` to train on several devices.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype_policy(config))
+    try:
+        generator = build_generator(config.image_size, config.latent_dim, config.g_width, config.num_classes,
+                                    config.conditioning, norm=config.g_norm)
+        discriminator = build_discriminator(config.image_size, config.d_width, config.num_classes,
+                                            config.conditioning, aux_classifier=config.aux_weight > 0,
+                                            aux_fake_class=config.aux_fake_class)
+        return ConditionalGAN(generator, discriminator, config)
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 # %% [markdown]
 # ## 3. Train (and resume)
 #
-# `train` writes into `RUN_DIR/gan/`: `config.json`, `checkpoints/` (the whole training state, written
-# atomically every 500 steps and at the end), `samples/` (a grid per epoch: fixed noise, one column per
-# condition), `losses.csv` and `tensorboard/`. **Run this cell again and it resumes** from the latest
-# checkpoint; a corrupt checkpoint stops with an error that names it, and nothing is overwritten. A
-# guard stops on NaN losses or a runaway discriminator and keeps the last good checkpoint.
+# `GANConfig` holds every setting (saved as `config.json`). `helpers.training.train` is the
+# infrastructure around `fit`: it restores the latest checkpoint if there is one, streams the
+# training split from the step where it stopped, and calls `gan.fit(...)` with these callbacks:
+# a **sample grid** (fixed noise, one column per condition; shown below at step 0 and every
+# `SAMPLE_EVERY` epochs), **checkpoints** of the whole training state (every 500 steps and at the end,
+# written atomically), a **divergence guard** (stops on NaN losses or a runaway discriminator and
+# keeps the last good checkpoint), a **step budget** that prints progress and an ETA, and CSV and
+# TensorBoard logs. **Run the training cell again and it resumes**; a corrupt checkpoint stops with
+# an error that names it, and nothing is overwritten.
+
+# %%
+from helpers.config import GANConfig
+
+config = GANConfig(image_size=IMAGE_SIZE, classes=data.classes, batch_size=BATCH_SIZE,
+                   conditioning=CONDITIONING, aux_weight=GANConfig.aux_weight if CONDITIONING == "projection" else 0.0,
+                   balanced=BALANCED, seed=SEED)
+with strategy.scope():
+    gan = build_gan(config)
+    gan.compile()
+print(f"generator {gan.generator.count_params():,} parameters | discriminator {gan.discriminator.count_params():,}")
 
 # %%
 from helpers.training import train
 
-gan = train(data, GAN_DIR, config, epochs=EPOCHS, minutes=TRAIN_MINUTES, strategy=strategy,
-            sample_every=1 if SMOKE else 5, verbose=2)
+gan = train(data, GAN_DIR, config, gan=gan, steps=TRAIN_STEPS, minutes=TRAIN_MINUTES,
+            sample_every=SAMPLE_EVERY, show_samples=True, verbose=0, progress=True)
 print("trained steps:", int(gan.step.numpy()))
 
 # %% [markdown]
-# ## 4. Samples over time
+# ## 4. Reading the logs
 #
-# Each row of this figure is the sample grid at one point of training (fixed noise, so changes are the
-# generator's). Look for: first a blurry average chest, then anatomy, then findings in the right columns.
-
-# %%
-from PIL import Image
-
-sheets = sorted((GAN_DIR / "samples").glob("step_*.png"))
-pick = [sheets[i] for i in np.unique(np.linspace(0, len(sheets) - 1, 3).astype(int))] if sheets else []
-fig, axes = plt.subplots(len(pick), 1, figsize=(9, 5 * len(pick)), squeeze=False)
-for ax, path in zip(axes[:, 0], pick):
-    ax.imshow(Image.open(path)); ax.axis("off"); ax.set_title(path.stem)
-save_figure(fig, RUN_DIR, "04_samples_over_time")
-plt.show()
-
-# %% [markdown]
-# ## 5. Loss curves
-#
-# With the hinge loss, `d_loss` near 2 means the discriminator cannot tell real from fake at all;
-# near 0 it wins outright. `d_real` and `d_fake` are its mean scores; `aux` is the auxiliary
-# classifier's loss on real images; `augment_p` is the augmentation probability (it moves only under ADA).
+# Each curve is one number `train_step` returned, averaged over an epoch (curves that stayed constant,
+# such as a fixed augmentation probability, are left out). In a healthy run `d_loss` settles well above
+# 0 (the discriminator never wins outright), its accuracies hover between 0.5 and 1 instead of sitting at 1,
+# and `aux_fake` falls as the generator learns to draw the conditions.
 
 # %%
 log = pd.read_csv(GAN_DIR / "losses.csv")
-cols = [c for c in ("d_loss", "g_loss", "d_real", "d_fake", "aux", "augment_p") if c in log]
-fig, axes = plt.subplots(1, len(cols), figsize=(3 * len(cols), 2.6))
-for ax, col in zip(np.atleast_1d(axes), cols):
-    ax.plot(log["epoch"], log[col], marker="."); ax.set_title(col); ax.set_xlabel("epoch")
+panels = [("realism losses", ["d_loss", "g_loss"]), ("auxiliary classifier", ["aux_real", "aux_fake"]),
+          ("discriminator accuracy", ["d_acc_real", "d_acc_fake"]), ("other", ["r1", "augment_p"])]
+panels = [(title, [c for c in cols if c in log and log[c].nunique() > 1]) for title, cols in panels]
+panels = [(title, cols) for title, cols in panels if cols]
+fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.8), squeeze=False)
+for ax, (title, cols) in zip(axes[0], panels):
+    for col in cols:
+        ax.plot(log["epoch"] + 1, log[col], marker=".", label=col)
+    ax.set_title(title); ax.set_xlabel("epoch"); ax.legend(fontsize=7)
 fig.tight_layout()
 save_figure(fig, RUN_DIR, "04_losses")
 plt.show()
 
 # %% [markdown]
-# ## 6. Does it draw the condition it was asked for? Label fidelity
+# ## 5. Does it draw the condition it was asked for? Label fidelity
 #
 # A classifier trained on the **real** training split (never on generated images) judges 100 generated
-# images per condition. Its accuracy on the real test split is shown first: a judge is only as good as
+# images per condition. Its accuracy on the real test split comes first: a judge is only as good as
 # that number. Fidelity is the share of generated images it assigns to the condition they were asked for.
 
 # %%
 import json
 
-from helpers.classifier import label_fidelity, predict_classes, to_model_range, train_classifier
+from helpers.classifier import predict_classes, to_model_range, train_classifier
+from helpers.evaluate import label_fidelity
 
 x_train, y_train = data.arrays("train")
 x_test, y_test = data.arrays("test")
@@ -199,10 +526,6 @@ judge_accuracy = float((predict_classes(judge, to_model_range(x_test)).argmax(1)
 fidelity = label_fidelity(gan.ema_generator, judge, len(CLASSES), per_class=20 if SMOKE else 100, seed=SEED)
 print(f"judge accuracy on real test images: {judge_accuracy:.3f}")
 print(f"label fidelity of generated images: {fidelity['fidelity']:.3f}")
-metrics = {"label_fidelity": fidelity["fidelity"], "judge_accuracy_real_test": judge_accuracy,
-           "generated_per_class": 20 if SMOKE else 100, "image_size": IMAGE_SIZE, "data_source": DATA_SOURCE,
-           "train_steps": int(gan.step.numpy()), "judge": "course CNN trained on the real training split"}
-(RUN_DIR / "training_metrics.json").write_text(json.dumps(metrics, indent=1))
 pd.Series(fidelity["per_class"], index=CLASSES, name="fidelity").to_frame().T
 
 # %%
@@ -216,16 +539,61 @@ save_figure(fig, RUN_DIR, "04_fidelity_confusion")
 plt.show()
 
 # %% [markdown]
+# ## 6. What this run shows
+#
+# Fidelity says whether the condition is drawn; it says nothing about variety. MS-SSIM between two
+# images of the same condition (1 = identical) measures it: generated pairs much more alike than real
+# pairs mean the generator draws a few variations per condition (mode collapse). The text below is
+# written from this run's numbers.
+
+# %%
+from helpers.evaluate import ms_ssim_diversity
+from helpers.generate import generate_images
+
+per_class = 20 if SMOKE else 100
+y_gen = np.repeat(np.arange(len(CLASSES)), per_class)
+x_gen = generate_images(gan.ema_generator, y_gen, seed=SEED + 1)
+similarity_gen = ms_ssim_diversity(x_gen, y_gen, len(CLASSES), pairs=50, seed=SEED)
+similarity_real = ms_ssim_diversity(to_model_range(x_test), y_test, len(CLASSES), pairs=50, seed=SEED)
+weakest = int(np.argmin(fidelity["per_class"]))
+mistaken = np.array(fidelity["confusion"][weakest], dtype=float)
+mistaken[weakest] = -1  # the most frequent *wrong* answer
+gap = np.nanmean(similarity_gen) - np.nanmean(similarity_real)
+print(f"After {int(gan.step.numpy()):,} steps the judge recognises {fidelity['fidelity']:.0%} of generated images "
+      f"(real test images: {judge_accuracy:.0%}). Weakest condition: {CLASSES[weakest]} "
+      f"({fidelity['per_class'][weakest]:.0%}); when it is missed, the judge most often sees "
+      f"{CLASSES[int(np.argmax(mistaken))]}.")
+print(f"Within a condition, generated pairs have MS-SSIM {np.nanmean(similarity_gen):.2f} against "
+      f"{np.nanmean(similarity_real):.2f} for real pairs: "
+      + ("about as varied as real images." if gap < 0.1 else
+         "generated images of one condition are clearly more alike than real ones (partial mode collapse)."))
+metrics = {"label_fidelity": fidelity["fidelity"], "per_class_fidelity": fidelity["per_class"],
+           "judge_accuracy_real_test": judge_accuracy, "generated_per_class": per_class,
+           "ms_ssim_generated": similarity_gen, "ms_ssim_real": similarity_real, "image_size": IMAGE_SIZE,
+           "data_source": DATA_SOURCE, "train_steps": int(gan.step.numpy()),
+           "judge": "course CNN trained on the real training split"}
+(RUN_DIR / "training_metrics.json").write_text(json.dumps(metrics, indent=1))
+
+# %%
+from helpers.plots import sample_sheet
+
+four_per_condition = x_gen.reshape(len(CLASSES), per_class, IMAGE_SIZE, IMAGE_SIZE, 1)[:, :4]
+fig = sample_sheet(four_per_condition.transpose(1, 0, 2, 3, 4).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1), CLASSES,
+                   rows=4, title="four draws per condition (each column should vary)")
+save_figure(fig, RUN_DIR, "04_final_samples")
+plt.show()
+
+# %% [markdown]
 # ## 7. Failure modes and what to do
 #
 # | symptom | what you see | what to do |
 # |---|---|---|
-# | **mode collapse** | rows of a sample column look alike; few distinct images per condition | more augmentation or ADA, lower learning rates, check the EMA decay; R1 (`r1_gamma`) |
-# | **discriminator overpowers** | `d_loss` → 0, `g_loss` climbs, samples stop improving; the guard may stop the run | augmentation (raise `augment_p`), lower `d_lr`, R1 penalty, a smaller discriminator |
-# | **condition ignored** | columns look alike; label fidelity near chance (14%); the confusion matrix has one full column | projection discriminator and conditional normalisation (section 2 of notebook 03), the auxiliary classifier, check the labels in the pipeline; if only some conditions fail (small findings such as Nodule drawn as another condition) while the auxiliary loss on fakes is low, the generator is fooling the auxiliary classifier: `aux_fake_class=True` teaches that classifier a "generated" class, and more augmentation (`augment_p`) makes it harder to fool |
+# | **mode collapse** | rows of a sample column look alike; generated MS-SSIM well above real | lower `aux_weight`, more augmentation or ADA, `g_norm="pixel"`, check the EMA decay; R1 (`r1_gamma`) |
+# | **discriminator overpowers** | `d_loss` → 0, both accuracies → 1, `g_loss` climbs, samples stop improving; the guard may stop the run | augmentation (raise `augment_p`), lower `d_lr`, R1 penalty, a smaller discriminator |
+# | **condition ignored** | columns look alike; label fidelity near chance (14%); the confusion matrix has one full column | projection discriminator and conditional normalisation (notebook 03), the auxiliary classifier, check the labels in the pipeline |
+# | **some conditions drawn as others** | low fidelity for small findings (Nodule) while `aux_fake` is low | the generator fools the auxiliary classifier: `aux_fake_class=True` teaches that head a "generated" class; more augmentation makes it harder to fool |
 # | **NaN losses** | the guard stops with "non-finite" | lower learning rates; under mixed precision keep the output layers in float32 (they are) |
-
-# %% [markdown]
+#
 # ## 8. Export and generate a synthetic dataset
 #
 # `train` exported `generator.keras` (EMA weights) with `generator.json` (classes, image size, latent
@@ -235,24 +603,80 @@ plt.show()
 import subprocess
 import sys
 
-per_class = 5 if SMOKE else 50
-subprocess.run([sys.executable, "-m", "helpers.generate", str(GAN_DIR / "generator.keras"),
-                "--per-class", str(per_class), "--out", str(RUN_DIR / "synthetic"), "--seed", str(SEED)], check=True)
 from helpers.data import load_nih
+
+n_per_class = 5 if SMOKE else 50
+subprocess.run([sys.executable, "-m", "helpers.generate", str(GAN_DIR / "generator.keras"),
+                "--per-class", str(n_per_class), "--out", str(RUN_DIR / "synthetic"), "--seed", str(SEED)], check=True)
 synthetic, report = load_nih(RUN_DIR / "synthetic", verbose=False)
 synthetic["condition"].value_counts()
 
 # %% [markdown]
 # ## Summary
 #
-# - One compiled `train_step` updates both networks; `model.fit` drives it with callbacks for samples, logs, checkpoints, a divergence guard and a time budget.
-# - DiffAugment (fixed or adaptive probability), an EMA generator and optional balanced sampling are the tools for small, imbalanced classes.
+# - The networks are built outside and passed into a `keras.Model` whose `train_step` updates the
+#   discriminator, then the generator, then the EMA copy, in one compiled step; `model.fit` drives it
+#   with callbacks for samples, logs, checkpoints, a divergence guard and a step budget.
+# - The hinge losses, DiffAugment and the auxiliary classifier are small pieces you can read and change
+#   in this notebook; the cells marked `#| export` are the package's `helpers.gan`.
+# - Realism losses, auxiliary losses and the discriminator's accuracies are logged separately; samples
+#   and label fidelity, not losses, say whether training worked. Variety needs its own measure (MS-SSIM).
 # - Runs resume exactly from their checkpoints; the exported `generator.keras` loads in Keras safe mode.
-# - Label fidelity, judged by a classifier trained on real images only, says whether the condition is drawn.
 
 # %% [markdown]
 # ## Exercises
 #
-# 1. Train with `CONDITIONING = 'concat'` for the same budget and compare label fidelity.
-# 2. Interrupt the training cell, then run it again. Check in `losses.csv` that it resumed rather than restarted.
-# 3. On a GPU, train at `IMAGE_SIZE = 128` with `BALANCED = True` on real NIH data. Which condition is drawn worst, and why might that be?
+# 1. Train with `CONDITIONING = "concat"` for the same number of steps and compare label fidelity.
+#
+# <details><summary>Solution</summary>
+#
+# Set `CONDITIONING = "concat"` and `RUN_DIR = "runs/course-concat"` in the parameters cell (a new
+# folder: the old one holds a checkpoint with other settings) and rerun the notebook. The concat design
+# has no projection head and no auxiliary classifier (`aux_weight` is 0 for it), and its fidelity after
+# the same steps is far lower: its discriminator can judge realism without looking at the label.
+# </details>
+#
+# 2. Interrupt the training cell (Kernel > Interrupt), then run it again. Check that it resumed rather
+#    than restarted.
+#
+# <details><summary>Solution</summary>
+#
+# The second run prints `resuming from ckpt-000XXXXX.npz (step ...)`: it restarts from the last
+# checkpoint (every 500 steps), not from 0. `pd.read_csv(GAN_DIR / "losses.csv")` shows the epochs
+# continuing (a few may repeat: those between the checkpoint and the interruption are redone, with the
+# same random draws, since all randomness is keyed on the step).
+# </details>
+#
+# 3. Replace the hinge loss by the non-saturating loss without touching `GANConfig`.
+#
+# <details><summary>Solution</summary>
+#
+# Pass the functions to `compile` in the cell that builds the GAN (use a new `RUN_DIR`):
+# ```python
+# gan.compile(d_loss_fn=d_nonsaturating_loss, g_loss_fn=g_nonsaturating_loss)
+# ```
+# Or edit `d_hinge_loss` / `g_hinge_loss` in their cell and rerun from there: the GAN looks the
+# losses up when it is compiled. With the non-saturating loss, "cannot tell" is `d_loss` = 2 ln 2 ≈ 1.39
+# instead of 2.
+# </details>
+#
+# 4. Add `print("tracing train_step")` as the first line of `train_step` and rerun the GAN cells and
+#    the training cell. How often is it printed, and why?
+#
+# <details><summary>Solution</summary>
+#
+# Once (or once per `fit` call): `fit` compiles `train_step` into a TensorFlow graph by tracing it, and
+# Python code such as `print` runs only while tracing. To print at every step, use `tf.print`.
+# </details>
+#
+# 5. On a GPU, train at `IMAGE_SIZE = 128` with `BALANCED = True` on real data. Which condition is
+#    drawn worst, and why might that be?
+#
+# <details><summary>Solution</summary>
+#
+# Set `DATA_SOURCE = "chestmnist"` (downloads without an account), `IMAGE_SIZE = 128`,
+# `BALANCED = True`, `TRAIN_STEPS = 20000` and a new `RUN_DIR`. Section 5's table names the weakest
+# condition; on real X-rays it is usually one of the small, subtle findings (Nodule, Mass, or
+# Pneumothorax, whose sign is a thin line), which a 128 px image barely resolves and which the judge
+# also recognises worst on real images: compare its real-test accuracy per condition.
+# </details>

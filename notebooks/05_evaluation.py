@@ -35,16 +35,21 @@
 # ## Setup
 
 # %%
-# Setup: install the course's helpers package if it is missing (a fresh Colab runtime),
-# then report Python/TensorFlow versions and whether a GPU is available.
+# Setup: install the course's helpers package if it is missing (a fresh Colab runtime), from the
+# same branch as this notebook's Colab badge, then report versions and whether a GPU is available.
 # Colab's own TensorFlow is left alone: the package does not reinstall it.
 import importlib.util
 import subprocess
 import sys
 
+COURSE_REF = "main"  # the branch or tag that the Colab badge above opens
 if importlib.util.find_spec("helpers") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/cxr-gan-course/cxr-gan-course@v0.1.0"], check=True)
+    url = f"git+https://github.com/cxr-gan-course/cxr-gan-course@{COURSE_REF}"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"Could not install the course's helpers package from {url}:\n{done.stderr[-1500:]}\n"
+                           "Check that the runtime is online, or clone the repository and open this notebook "
+                           "from its notebooks/ folder (the package is then found locally).")
 
 from helpers.env import describe_runtime
 
@@ -60,9 +65,10 @@ DATA_SOURCE = "phantom"      # phantom (offline default) | nih | chestmnist: the
 DATA_DIR = None              # None: the default folder for DATA_SOURCE (as in notebook 04)
 IMAGE_SIZE = 64
 RUN_DIR = "runs/course"      # where notebook 04 wrote gan/generator.keras and judge_classifier.keras
+GENERATOR = "auto"           # auto: RUN_DIR's generator if notebook 04 made one, else the shipped one | run | pretrained | a path
 SEED = 0
 SMOKE = False
-PHANTOMS_PER_CLASS = 300
+PHANTOMS_PER_CLASS = 700
 GENERATED_PER_CLASS = 300    # generated images per condition for every section below
 EXTRACTOR = "classifier"     # classifier (offline) | both (adds InceptionV3; needs internet for its weights)
 UTILITY_SEEDS = 3            # classifiers per arm of the utility study (mean and spread over seeds)
@@ -72,6 +78,8 @@ UTILITY_RATIOS = [0.5, 1.0, 2.0]
 UTILITY_REAL_PER_CLASS = None  # cap the real training images per condition in the utility study (None: all)
 
 # %%
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -101,17 +109,46 @@ NUM_CLASSES = len(CLASSES)
 # were tuned on phantom runs like this one, so on phantoms these numbers are a best case; on NIH data
 # they are a fresh test. Every number below carries its sample size, image size and feature extractor.
 
+# %% [markdown]
+# ### Which generator and judge
+#
+# By default this notebook evaluates the generator and judge that notebook 04 wrote into `RUN_DIR`.
+# Without them (a fresh Colab runtime, or a workshop that skips training) it uses the small 64 px
+# phantom generator and judge that ship with the course (`helpers.generate.pretrained_paths()`),
+# and says so. `GENERATOR` can also name a `generator.keras` file, such as an early checkpoint's.
+
 # %%
+import json
+
 import keras
 
+from helpers.generate import load_generator, pretrained_paths
 from helpers.preprocess import load_dataset
-from helpers.training import load_generator
 
 data = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
-generator_path, judge_path = RUN_DIR / "gan" / "generator.keras", RUN_DIR / "judge_classifier.keras"
-for path in (generator_path, judge_path):
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run notebook 04 with RUN_DIR={str(RUN_DIR)!r} first")
+run_generator, run_judge = RUN_DIR / "gan" / "generator.keras", RUN_DIR / "judge_classifier.keras"
+choice = GENERATOR if GENERATOR in ("run", "pretrained") else "path"
+if GENERATOR == "auto":
+    choice = "run" if run_generator.is_file() and run_judge.is_file() else "pretrained"
+if choice == "pretrained":
+    shipped = pretrained_paths(IMAGE_SIZE)
+    generator_path, judge_path = shipped["generator"], shipped["judge"]
+    trained_on = json.loads(shipped["info"].read_text())
+    print(f"Evaluating the SHIPPED generator ({trained_on['description']}); notebook 04's output was not found in "
+          f"{RUN_DIR}.")
+    if (DATA_SOURCE, PHANTOMS_PER_CLASS, SEED) != (trained_on["data_source"], trained_on["phantoms_per_class"],
+                                                   trained_on["seed"]):
+        print(f"  Note: it was trained on {trained_on['data_source']} data ({trained_on['phantoms_per_class']} per "
+              f"class, seed {trained_on['seed']}), not on this notebook's data, so the memorisation audit below "
+              "compares it with images it never saw.")
+else:
+    generator_path = run_generator if choice == "run" else Path(GENERATOR)
+    judge_path = run_judge
+    for path in (generator_path, judge_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: run notebook 04 with RUN_DIR={str(RUN_DIR)!r} first, or set "
+                                    "GENERATOR = 'pretrained'")
+    print(f"Evaluating {generator_path} (judge: {judge_path}).")
 generator, generator_meta = load_generator(generator_path)
 judge = keras.saving.load_model(judge_path, safe_mode=True)
 if generator_meta["image_size"] != IMAGE_SIZE:
@@ -121,7 +158,7 @@ print(f"generator: {generator_meta['step']:,} training steps, {generator_meta['w
 
 # %%
 from helpers.classifier import to_model_range
-from helpers.training import generate_images
+from helpers.generate import generate_images
 
 x_train, y_train = data.arrays("train")
 x_val, y_val = data.arrays("val")
@@ -153,7 +190,7 @@ plt.show()
 
 # %%
 from helpers.classifier import predict_classes
-from helpers.evaluate import classification_scores
+from helpers.metrics import classification_scores
 
 fidelity = {"judge": "course CNN (helpers.classifier) trained on the real training split",
             "generated": classification_scores(predict_classes(judge, x_gen), y_gen, NUM_CLASSES),
@@ -386,7 +423,58 @@ display(Markdown(report_path.read_text()))
 # %% [markdown]
 # ## Exercises
 #
-# 1. Rerun the utility study with `UTILITY_REAL_PER_CLASS = 50`. Does synthetic data help more when real data is scarce?
-# 2. Evaluate an early checkpoint (export one with `helpers.training.export_generator` after restoring it). Which numbers move first?
-# 3. On Colab, set `EXTRACTOR = 'both'`. Do InceptionV3 and the judge's features rank the same runs in the same order?
-# 4. Make the generator copy: train notebook 04 on 20 images for a long time and run the memorisation audit. What share falls under the threshold?
+# 1. Rerun the utility study with `UTILITY_REAL_PER_CLASS = 50`. Does synthetic data help more when real
+#    data is scarce?
+#
+# <details><summary>Solution</summary>
+#
+# Set `UTILITY_REAL_PER_CLASS = 50` in the parameters cell and rerun from the utility section. Compare
+# "real + synthetic" with "real + duplicated real" at the same ratio: synthetic data only *helps* if it
+# beats the duplicated-real control by more than the spread over seeds (the verdict line says whether
+# it does). Note that the GAN itself was still trained on all the real images, so this is an optimistic
+# version of the scarce-data question.
+# </details>
+#
+# 2. Evaluate an early checkpoint. Which numbers move first as training goes on?
+#
+# <details><summary>Solution</summary>
+#
+# Notebook 04 keeps every 1000th checkpoint in `RUN_DIR/gan/checkpoints/`. Restore one and export its
+# generator, then point `GENERATOR` at it and rerun this notebook:
+# ```python
+# from helpers.config import GANConfig
+# from helpers.gan import build_gan
+# from helpers.generate import export_generator
+# from helpers.training import restore_checkpoint
+#
+# config = GANConfig.from_json((RUN_DIR / "gan" / "config.json").read_text())
+# early = build_gan(config)
+# early.compile()
+# restore_checkpoint(early, RUN_DIR / "gan" / "checkpoints" / "ckpt-00001000.npz")
+# print(export_generator(early, RUN_DIR / "early"))   # then GENERATOR = str(RUN_DIR / "early" / "generator.keras")
+# ```
+# Usually realism (FID, precision) improves first, label fidelity next, and variety (recall, MS-SSIM)
+# last, if at all.
+# </details>
+#
+# 3. On Colab, set `EXTRACTOR = 'both'`. Do InceptionV3 and the judge's features rank the same
+#    generators in the same order?
+#
+# <details><summary>Solution</summary>
+#
+# With internet, `EXTRACTOR = "both"` adds InceptionV3 (ImageNet) features to the realism table. Run it
+# for two generators (the shipped one and yours, via `GENERATOR`). ImageNet features know nothing about
+# radiographs, so their FID values are on another scale and can disagree on small differences; a
+# ranking that both extractors agree on is the one to trust.
+# </details>
+#
+# 4. Make a generator that copies: train notebook 04 on very few images for a long time and run the
+#    memorisation audit. What share falls under the threshold?
+#
+# <details><summary>Solution</summary>
+#
+# In notebook 04 set `PHANTOMS_PER_CLASS = 10`, `TRAIN_STEPS = 6000` and a new `RUN_DIR`; run it, then
+# this notebook with the same parameters. With about 50 training images the generator can memorise
+# them: the share of generated images closer to a training image than 99% of real test images are
+# rises far above the test split's own 1%, and the closest pairs shown look like copies.
+# </details>

@@ -1,5 +1,7 @@
 """helpers.data: NIH metadata variants, image modes, bad input, splits, ChestMNIST, the summary CLI."""
 
+import collections
+import csv
 import re
 import shutil
 
@@ -10,7 +12,7 @@ from PIL import Image
 
 from helpers import CLASSES
 from helpers.data import (CHESTMNIST_LABELS, DataError, ImageReadError, chestmnist_conditions,
-                          download_chestmnist, find_metadata, load_chestmnist_npz, load_nih, main,
+                          download_chestmnist, find_metadata, load_chestmnist_npz, load_nih, main, png_header,
                           read_gray8, read_nih_metadata, select_classes, split_by_patient)
 from helpers.preprocess import load_dataset
 
@@ -247,12 +249,90 @@ def test_chestmnist_through_load_dataset(tmp_path):
     assert set(data.table["split"]) == {"train", "val", "test"}
 
 
-def test_summary_cli(phantom_dir, capsys, tmp_path):
-    assert main([str(phantom_dir), "--size", "32", "--cache-dir", str(tmp_path / "c")]) == 0
+def printed_table(out):
+    """The per-condition table that ``python -m helpers.data`` prints: {row name: [numbers]}, in order."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("selected images per condition"))
+    columns = lines[start + 1].split()
+    rows = {}
+    for line in lines[start + 3:]:  # after the column line and the index-name line
+        if not line.strip():
+            break
+        match = re.fullmatch(r"(.+?)\s{2,}([\d\s]+)", line)
+        rows[match.group(1).strip()] = dict(zip(columns, map(int, match.group(2).split())))
+    return rows
+
+
+def test_summary_cli_counts_match_the_metadata_without_decoding(phantom_dir, tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "ph"
+    shutil.copytree(phantom_dir, folder)
+    with open(folder / "Data_Entry_2017_v2020.csv", newline="") as f:  # read with csv, not helpers.data
+        rows = list(csv.DictReader(f))
+    per_condition = collections.Counter(r["Finding Labels"] for r in rows)
+    images = folder / "images_001" / "images"
+    gone = next(r for r in rows if r["Finding Labels"] == "Mass")["Image Index"]
+    (images / gone).unlink()  # a partial download
+    broken = next(r for r in rows if r["Finding Labels"] == "Nodule")["Image Index"]
+    (images / broken).write_bytes(b"<html>quota exceeded</html>")  # a file that is not a PNG at all
+
+    import PIL.Image
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the summary must not decode images")
+    monkeypatch.setattr(PIL.Image, "open", no_decoding)
+    monkeypatch.setattr("helpers.data.open_gray8", no_decoding)
+    assert main([str(folder), "--check-headers"]) == 0
     out = capsys.readouterr().out
-    assert "listed images: 84; selected by class: 84; present on disk: 84; missing: 0" in out
-    assert re.search(r"total\s+\d+\s+\d+\s+\d+\s+84", out)
-    assert "patients per split:" in out
+
+    assert "listed images: 84; selected by class: 84; present on disk: 83; missing: 1" in out
+    table = printed_table(out)
+    assert list(table) == [*CLASSES, "total"]
+    for name in CLASSES:
+        row = table[name]
+        assert row["selected"] == per_condition[name] == 12
+        assert row["present"] == per_condition[name] - (name == "Mass") and row["missing"] == (name == "Mass")
+        assert row["train"] + row["val"] + row["test"] == row["present"]
+    assert table["total"] == {k: sum(table[c][k] for c in CLASSES) for k in table["total"]}
+    # the splits are the ones load_nih makes for training (it reads no pixels either)
+    split = load_nih(folder, verbose=False)[0]
+    expected = pd.crosstab(split["condition"], split["split"])
+    for name in CLASSES:
+        assert [table[name][k] for k in ("train", "val", "test")] == [int(expected.loc[name, k]) for k in
+                                                                     ("train", "val", "test")]
+    patients = {r["Patient ID"] for r in rows}
+    per_split = {k: split.loc[split["split"] == k, "patient"].nunique() for k in ("train", "val", "test")}
+    assert (f"patients: {len(patients)} in the metadata, {len(patients)} with a selected image on disk "
+            f"(train {per_split['train']}, val {per_split['val']}, test {per_split['test']}") in out
+    assert "PNG headers: 82 readable, 1 unreadable" in out and "  64x64 8-bit gray: 82" in out
+    assert f"unreadable {broken}: " in out and "not a PNG file" in out
+
+
+def test_summary_cli_chestmnist_reads_labels_only(tmp_path, capsys):
+    make_chestmnist_npz(tmp_path / "chestmnist_64.npz")
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "listed images: 18; selected by class: 12; present on disk: 12; missing: 0" in out
+    table = printed_table(out)
+    for name in ("No Finding", "Mass", "Pneumothorax", "Nodule"):  # one row of each per split
+        assert (table[name]["train"], table[name]["val"], table[name]["test"]) == (1, 1, 1)
+    assert table["Effusion"]["selected"] == 0 and table["total"]["selected"] == 12
+    with pytest.raises(DataError, match="no chestmnist_128.npz .* found chestmnist_64.npz"):
+        main([str(tmp_path), "--size", "128"])
+
+
+def test_png_header(tmp_path):
+    write_png(tmp_path / "g.png", size=20)
+    assert png_header(tmp_path / "g.png") == (20, 20, "8-bit gray")
+    write_png(tmp_path / "c.png", size=20, mode="RGBA")
+    assert png_header(tmp_path / "c.png") == (20, 20, "8-bit RGBA")
+    Image.fromarray(np.zeros((5, 7), np.uint16)).save(tmp_path / "w.png")
+    assert png_header(tmp_path / "w.png") == (7, 5, "16-bit gray")
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty.png: empty file"):
+        png_header(tmp_path / "empty.png")
+    (tmp_path / "short.png").write_bytes((tmp_path / "g.png").read_bytes()[:20])
+    with pytest.raises(ImageReadError, match="short.png: header cut short"):
+        png_header(tmp_path / "short.png")
 
 
 @pytest.mark.skipif(not NIH_SAMPLE.is_dir(), reason=f"real NIH sample not found at {NIH_SAMPLE}")

@@ -1,9 +1,10 @@
-"""helpers.metrics against references: zero on identical sets, closed forms, unbiasedness."""
+"""helpers.metrics against references: zero on identical sets, closed forms, unbiasedness, pair counting."""
 
 import numpy as np
 import pytest
 
-from helpers.metrics import density_coverage, fid, frechet_distance, kid, precision_recall
+from helpers.metrics import (auroc, classification_scores, density_coverage, fid, frechet_distance, kid,
+                             per_class_auroc, precision_recall)
 
 
 def gaussian(n, mean, cov, seed):
@@ -65,3 +66,46 @@ def test_bad_shapes():
         fid(np.zeros((3, 2)), np.zeros((3, 4)))
     with pytest.raises(ValueError, match="at least 2 samples"):
         kid(np.zeros((1, 2)), np.zeros((5, 2)))
+
+
+def brute_auroc(scores, positive):
+    """AUROC by counting every (positive, negative) pair: wins plus half the ties."""
+    pos, neg = scores[positive], scores[~positive]
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return wins / (len(pos) * len(neg))
+
+
+def test_auroc_matches_pair_counting_with_ties():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 10, 300).astype(float)  # many ties
+    positive = rng.random(300) < 0.3
+    assert auroc(scores, positive) == pytest.approx(brute_auroc(scores, positive), abs=1e-12)
+    assert auroc([1, 2, 3, 4], [False, False, True, True]) == 1.0
+    assert auroc([4, 3, 2, 1], [False, False, True, True]) == 0.0
+    # by hand: positives 2 and 3 against negatives 1 and 2: (1 + 0.5) + (1 + 1) wins of 4 pairs
+    assert auroc([1, 2, 2, 3], [False, False, True, True]) == 0.875
+    assert np.isnan(auroc([1, 2], [True, True]))
+
+
+def test_classification_scores_confusion_and_auroc():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    labels = np.array([0, 1, 1, 1])
+    s = classification_scores(probs, labels, 2)
+    assert s["confusion"] == [[1, 0], [1, 2]]
+    assert s["accuracy"] == 0.75 and s["per_class_accuracy"] == [1.0, 2 / 3] and s["n"] == 4
+    assert s["per_class_auroc"] == pytest.approx([1.0, 1.0])  # every class-1 image scores above the class-0 one
+    assert s["macro_auroc"] == pytest.approx(1.0)
+
+
+def test_classification_scores_with_an_absent_class_and_a_tie():
+    # class 2 has no images: accuracy 0 (no division by zero) and AUROC nan, left out of the macro mean
+    probs = np.array([[0.5, 0.3, 0.2], [0.4, 0.4, 0.2], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1]])
+    labels = np.array([0, 0, 1, 1])
+    s = classification_scores(probs, labels, 3)
+    assert s["confusion"] == [[2, 0, 0], [1, 1, 0], [0, 0, 0]]  # the 0.4/0.4 tie goes to the first class
+    assert s["per_class_accuracy"] == [1.0, 0.5, 0.0]
+    # class 0 by hand: positives 0.5, 0.4 vs negatives 0.1, 0.6: 0.5 beats one, 0.4 beats one -> 2 of 4
+    # class 1: positives 0.8, 0.3 vs negatives 0.3, 0.4: 0.8 beats both, 0.3 ties one -> 2.5 of 4
+    assert s["per_class_auroc"][:2] == pytest.approx([0.5, 0.625]) and np.isnan(s["per_class_auroc"][2])
+    assert s["macro_auroc"] == pytest.approx(0.5625)
+    assert per_class_auroc(probs, labels, 3)[:2] == s["per_class_auroc"][:2]

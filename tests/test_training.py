@@ -14,11 +14,14 @@ from conftest import ROOT
 from helpers import CLASSES
 from helpers.data import load_nih
 from helpers.generate import main as generate_main
-from helpers.models import (CONDITIONINGS, build_discriminator, build_generator, build_prototype_models,
-                            prototype_train_step)
+from helpers.config import GANConfig
+from helpers.gan import build_gan, diff_augment
+from helpers.generate import load_generator
+from helpers.models import CONDITIONINGS, build_discriminator, build_generator
+from helpers.prototype import build_prototype_models, prototype_train_step
 from helpers.preprocess import load_dataset
-from helpers.training import (CheckpointError, Checkpointer, ConditionalGAN, DivergenceGuard, GANConfig,
-                              diff_augment, latest_checkpoint, load_generator, restore_checkpoint, train)
+from helpers.training import (CheckpointError, Checkpointer, DivergenceGuard, latest_checkpoint, restore_checkpoint,
+                              save_checkpoint, train)
 
 
 def tiny_config(size, **kw):
@@ -37,9 +40,11 @@ def test_models_shapes(size, conditioning):
     g = build_generator(size, latent_dim=8, width=4, conditioning=conditioning)
     d = build_discriminator(size, width=4, conditioning=conditioning)
     labels = tf.constant([0, 6], tf.int32)
-    images = g([tf.random.normal((2, 8)), labels])
-    assert images.shape == (2, size, size, 1) and float(tf.reduce_max(tf.abs(images))) <= 1.0
-    assert d([images, labels]).shape == (2, 1)
+    images = g([tf.random.normal((2, 8), seed=1), labels])
+    assert images.shape == (2, size, size, 1) and images.dtype == "float32"
+    assert float(tf.reduce_mean(tf.abs(images[0] - images[1]))) > 1e-4  # different noise, different images
+    logits = d([images, labels])
+    assert logits.shape == (2, 1) and np.isfinite(logits.numpy()).all()
 
 
 def test_projection_generator_uses_the_label():
@@ -127,7 +132,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from helpers.preprocess import load_dataset
-        from helpers.training import GANConfig, train
+        from helpers.config import GANConfig
+        from helpers.training import train
         data = load_dataset("phantom", r"{tmp_path}/d", 32, phantom_per_class=4, cache_dir=r"{tmp_path}/c", progress=False)
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         config = GANConfig(image_size=32, latent_dim=8, g_width=4, d_width=4, batch_size=8)
@@ -166,14 +172,14 @@ def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(data32, 
 
 
 def test_missing_or_mismatched_checkpoint(data32, tmp_path):
-    gan = ConditionalGAN(tiny_config(32))
+    gan = build_gan(tiny_config(32))
     gan.compile()
     with pytest.raises(CheckpointError, match="does not exist"):
         restore_checkpoint(gan, tmp_path / "ckpt-00000001.npz")
     train(data32, tmp_path / "run", tiny_config(32), steps=1, verbose=0)
     with pytest.raises(CheckpointError, match="other settings .*g_width"):
         train(data32, tmp_path / "run", tiny_config(32, g_width=8), steps=2, verbose=0)
-    bigger = ConditionalGAN(tiny_config(32, g_width=8))
+    bigger = build_gan(tiny_config(32, g_width=8))
     bigger.compile()
     with pytest.raises(CheckpointError, match="different model"):
         restore_checkpoint(bigger, latest_checkpoint(tmp_path / "run" / "checkpoints"))
@@ -230,14 +236,14 @@ def test_pixel_norm_generator_exports_and_reloads(tmp_path, data32):
 def test_aux_fake_class_learns_to_spot_generated_images():
     keras.utils.set_random_seed(0)
     config = tiny_config(32, aux_fake_class=True, augment="", seed=3)
-    gan = ConditionalGAN(config)
+    gan = build_gan(config)
     gan.compile()
     assert gan.discriminator.output_shape[1] == (None, len(CLASSES) + 1)
     rng = np.random.default_rng(0)
     real = np.clip(rng.normal(0.3, 0.2, (8, 32, 32, 1)), -1, 1).astype("float32")
     labels = tf.constant(np.arange(8) % 7, tf.int32)
     history = gan.fit(tf.data.Dataset.from_tensors((real, labels)).repeat(), steps_per_epoch=80, epochs=1, verbose=0)
-    assert np.isfinite(history.history["aux"]).all()
+    assert np.isfinite(history.history["aux_real"]).all() and np.isfinite(history.history["aux_fake"]).all()
     fake = gan.generator([tf.random.normal((8, 8), seed=1), labels], training=False)
     real = tf.constant(real)
 
@@ -247,4 +253,72 @@ def test_aux_fake_class_learns_to_spot_generated_images():
     assert p_generated(fake) > p_generated(real) + 0.1
     assert json.loads(config.to_json())["aux_fake_class"] is True
     with pytest.raises(ValueError, match="aux_fake_class=True needs the auxiliary classifier"):
-        ConditionalGAN(tiny_config(32, aux_fake_class=True, aux_weight=0.0))
+        build_gan(tiny_config(32, aux_fake_class=True, aux_weight=0.0))
+
+
+def test_mixed_precision_on_cpu_trains_in_float16_with_float32_outputs(data32, tmp_path):
+    """The mixed-precision path (meant for GPUs) runs on the CPU too: float16 layers, float32 outputs."""
+    gan = train(data32, tmp_path / "run", tiny_config(32, mixed_precision="on"), steps=3, verbose=0)
+    assert gan.generator.get_layer("up_8").compute_dtype == "float16"
+    assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    out = gan.ema_generator([tf.random.normal((2, 8)), tf.constant([0, 1])])
+    assert out.dtype == "float32"
+    log = (tmp_path / "run" / "losses.csv").read_text().splitlines()
+    header = log[0].split(",")
+    for name in ("d_loss", "g_loss", "aux_real", "aux_fake"):
+        assert all(np.isfinite(float(line.split(",")[header.index(name)])) for line in log[1:]), name
+
+
+def test_train_uses_a_gan_built_by_the_caller(data32, tmp_path):
+    """Notebook 04 builds its own GAN (its cells may be edited) and passes it in: train must use that one."""
+    import helpers.gan
+
+    class CountingGAN(helpers.gan.ConditionalGAN):
+        calls = 0
+
+        def train_step(self, data):
+            CountingGAN.calls += 1  # runs while tracing
+            return super().train_step(data)
+
+    config = tiny_config(32)
+    base = build_gan(config)
+    gan = CountingGAN(base.generator, base.discriminator, config)
+    trained = train(data32, tmp_path / "run", gan=gan, steps=2, verbose=0)
+    assert trained is gan and CountingGAN.calls >= 1 and int(gan.step.numpy()) == 2
+    with pytest.raises(ValueError, match="config and gan.config differ"):
+        train(data32, tmp_path / "other", tiny_config(32, g_width=8), gan=gan, steps=1, verbose=0)
+
+
+def test_checkpoint_milestones_are_kept(data32, tmp_path):
+    gan = build_gan(tiny_config(32))
+    gan.compile()
+    for step in (500, 1000, 1500, 2000, 2500, 3000):
+        gan.step.assign(step)
+        save_checkpoint(gan, tmp_path, keep=2, keep_every=1000)
+    kept = sorted(int(p.stem.split("-")[1]) for p in tmp_path.glob("ckpt-*.npz"))
+    assert kept == [1000, 2000, 2500, 3000]  # the newest two, and every 1000th
+
+
+def test_losses_match_their_formulas():
+    from helpers.gan import d_hinge_loss, d_nonsaturating_loss, g_hinge_loss, g_nonsaturating_loss
+
+    real, fake = tf.constant([[2.0], [0.5]]), tf.constant([[-3.0], [0.0]])
+    # hinge: mean(relu(1 - [2, .5])) + mean(relu(1 + [-3, 0])) = (0 + .5)/2 + (0 + 1)/2
+    assert float(d_hinge_loss(real, fake)) == pytest.approx(0.75)
+    assert float(g_hinge_loss(fake)) == pytest.approx(1.5)
+    assert float(d_hinge_loss(tf.zeros((4, 1)), tf.zeros((4, 1)))) == pytest.approx(2.0)  # "cannot tell"
+    assert float(d_nonsaturating_loss(tf.zeros((4, 1)), tf.zeros((4, 1)))) == pytest.approx(2 * np.log(2), rel=1e-6)
+    assert float(g_nonsaturating_loss(tf.constant([[0.0]]))) == pytest.approx(np.log(2), rel=1e-6)
+
+
+def test_adaptive_augmenter_raises_p_when_d_is_overconfident():
+    from helpers.gan import Augmenter
+
+    fixed, adaptive = Augmenter(p=0.3), Augmenter(p=-1.0)
+    assert float(fixed.p.numpy()) == pytest.approx(0.3) and float(adaptive.p.numpy()) == 0.0
+    confident = tf.ones((32, 1))  # sign(D(real)) = 1 > target 0.6
+    for step in range(8):
+        fixed.update(confident, tf.constant(step, tf.int64))
+        adaptive.update(confident, tf.constant(step, tf.int64))
+    assert float(fixed.p.numpy()) == pytest.approx(0.3)
+    assert float(adaptive.p.numpy()) == pytest.approx(2 * 128 / 20_000)  # two updates of batch 4 x 32

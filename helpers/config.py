@@ -1,0 +1,72 @@
+"""Every setting of a GAN training run in one dataclass, saved as ``RUN_DIR/config.json``.
+
+Kept apart from the GAN itself (``helpers.gan``, made from notebook 04) and from the
+training infrastructure (``helpers.training``), which both read it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from helpers import CLASSES
+
+
+@dataclasses.dataclass
+class GANConfig:
+    """Every setting of a training run (saved as ``RUN_DIR/config.json``)."""
+
+    image_size: int = 64
+    latent_dim: int = 64
+    g_width: int = 16
+    d_width: int = 16                     # discriminator channels at full size (32 costs 2x per step)
+    g_norm: str = "instance"              # generator normalisation: instance | pixel (more varied, less faithful)
+    classes: tuple = CLASSES
+    conditioning: str = "projection"      # projection (recommended) | concat (the prototype's)
+    loss: str = "hinge"                   # hinge | nonsaturating
+    batch_size: int = 32                  # global batch (split across replicas)
+    g_lr: float = 5e-4
+    d_lr: float = 5e-4
+    beta_1: float = 0.0
+    beta_2: float = 0.99
+    r1_gamma: float = 0.0                 # R1 penalty weight on real images (0: off)
+    aux_weight: float = 3.0               # auxiliary classifier loss weight (0: pure projection D)
+    aux_fake_class: bool = False          # the auxiliary classifier also learns a "generated" class
+    ema_decay: float = 0.999
+    augment: str = "translation,brightness,contrast"   # DiffAugment policy; "" for none
+    augment_p: float = 0.3                # fixed probability in [0, 1]; -1: adaptive (ADA, starting at 0)
+    ada_target: float = 0.6
+    balanced: bool = False                # class-balanced sampling of the training split
+    mixed_precision: str = "auto"         # auto (GPU only) | on | off
+    seed: int = 0
+
+    @property
+    def num_classes(self) -> int:
+        """Number of conditions."""
+        return len(self.classes)
+
+    def to_json(self) -> str:
+        """JSON text of the config."""
+        return json.dumps(dataclasses.asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "GANConfig":
+        """Inverse of :meth:`to_json`; unknown keys are an error naming them."""
+        raw = json.loads(text)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - names)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}; known: {sorted(names)}")
+        raw["classes"] = tuple(raw.get("classes", CLASSES))
+        return cls(**raw)
+
+
+def dtype_policy(config: GANConfig) -> str:
+    """``"mixed_float16"`` when ``config.mixed_precision`` is ``on`` (or ``auto`` with a GPU), else ``"float32"``."""
+    import tensorflow as tf
+
+    if config.mixed_precision not in ("auto", "on", "off"):
+        raise ValueError(f"mixed_precision={config.mixed_precision!r}; use auto, on or off")
+    if config.mixed_precision == "on" or (config.mixed_precision == "auto" and tf.config.list_physical_devices("GPU")):
+        return "mixed_float16"
+    return "float32"
