@@ -1,15 +1,20 @@
-"""Time to quality: training minutes until generated phantoms show the condition asked for.
+"""Steps (and minutes) to quality: how fast generated phantoms become faithful and varied.
 
-    python benchmarks/time_to_fidelity.py --size 64 --minutes 10
+    python benchmarks/time_to_fidelity.py --size 64 --steps 3000 --every-steps 500
+    python benchmarks/time_to_fidelity.py --steps 3000 --set aux_weight=1 seed=1   # a remedy, another seed
 
 1. Writes (or reuses) a phantom dataset, 700 images per class, and splits it by patient.
 2. Trains the course classifier on the *real* training split and reports its accuracy
    on the real test split (the judge must be good before it judges).
-3. Trains the default conditional GAN, pausing every ``--every`` seconds of training to
-   score ``--per-class`` generated images per condition with that classifier (label
-   fidelity). Evaluation time is not counted as training time.
-4. Prints the fidelity curve and ends with ``fidelity <F> after <M> min`` (the first
-   time fidelity reached ``--target``, or the last measurement if it never did).
+3. Trains the conditional GAN (``--set`` overrides any GANConfig field), pausing every
+   ``--every-steps`` steps (or ``--every`` seconds) to score ``--eval-per-class`` generated images
+   per condition: label fidelity (overall and per condition), the same-condition MS-SSIM gap
+   (generated minus real, mean over conditions; lower is more varied) and recall on the judge's
+   features against the real test split, with the real-versus-real recall floor (val vs test).
+   Evaluation time is not counted as training time.
+4. Prints the curve and ends with ``fidelity <F> after <M> min`` (the first time fidelity reached
+   ``--target``, or the last measurement if it never did) and a one-line summary of the last
+   evaluation.
 """
 
 import argparse
@@ -40,12 +45,17 @@ def main() -> None:
     """Run the benchmark and print its numbers."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--minutes", type=float, default=None, help="optional wall-clock cap")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (the default end: 3000)")
+    parser.add_argument("--every-steps", type=int, default=None, help="evaluate every this many steps")
     parser.add_argument("--per-class", type=int, default=700, help="phantom images per class")
     parser.add_argument("--eval-per-class", type=int, default=100, help="generated images per class per evaluation")
-    parser.add_argument("--every", type=float, default=60.0, help="seconds of training between evaluations")
+    parser.add_argument("--every", type=float, default=60.0, help="seconds of training between evaluations "
+                        "(when --every-steps is not given)")
     parser.add_argument("--target", type=float, default=0.9)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--judge", default=None, help="judge classifier to reuse (default: OUT/judge.keras, "
+                        "trained there on first use)")
     parser.add_argument("--out", default=None, help="run folder (default: a temporary one)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="GANConfig overrides, e.g. --set d_width=16 aux_weight=1 (values parsed as JSON)")
@@ -55,7 +65,9 @@ def main() -> None:
     from helpers.evaluate import label_fidelity
     from helpers.preprocess import load_dataset
     from helpers.config import GANConfig
-    from helpers.training import PeriodicEvaluation, train
+    import numpy as np
+
+    from helpers.training import PeriodicEvaluation, StepEvaluation, train
 
     work = Path(args.out or tempfile.mkdtemp(prefix="ttf-"))
     data = load_dataset("phantom", work / "phantoms", args.size, phantom_per_class=args.per_class,
@@ -63,32 +75,73 @@ def main() -> None:
     x_train, y_train = data.arrays("train")
     x_test, y_test = data.arrays("test")
     t0 = time.perf_counter()
-    judge = train_classifier(to_model_range(x_train), y_train, epochs=10, seed=0)
+    judge_path = Path(args.judge or work / "judge.keras")
+    if judge_path.is_file():  # the same data and seed give the same judge: reuse it across runs
+        import keras
+
+        judge = keras.saving.load_model(judge_path, safe_mode=True)
+    else:
+        judge = train_classifier(to_model_range(x_train), y_train, epochs=10, seed=0)
+        judge.save(judge_path)
     judge_acc = float((predict_classes(judge, to_model_range(x_test)).argmax(1) == y_test).mean())
     print(f"classifier: trained on {len(y_train)} real phantoms in {time.perf_counter() - t0:.0f} s; "
           f"accuracy on {len(y_test)} real test phantoms: {judge_acc:.3f}")
 
+    from helpers.evaluate import classifier_extractor, extract_features, ms_ssim_diversity
+    from helpers.generate import generate_images
+    from helpers.metrics import precision_recall
+
+    x_val, _ = data.arrays("val")
+    extractor = classifier_extractor(judge)
+    test_features = extract_features(extractor, to_model_range(x_test))
+    recall_floor = precision_recall(test_features, extract_features(extractor, to_model_range(x_val)), k=5)["recall"]
+    real_similarity = ms_ssim_diversity(to_model_range(x_test), y_test, len(data.classes), pairs=100, seed=0)
+    print(f"real-vs-real recall floor (val vs test, judge features, k=5): {recall_floor:.3f}; real same-condition "
+          f"MS-SSIM per condition: {[round(v, 2) for v in real_similarity]}")
+
     def evaluate(gan):
-        return {"fidelity": label_fidelity(gan.ema_generator, judge, len(data.classes), args.eval_per_class,
-                                           seed=1)["fidelity"]}
-    monitor = PeriodicEvaluation(evaluate, args.every, stop_when=lambda r: r["fidelity"] >= args.target)
+        fid = label_fidelity(gan.ema_generator, judge, len(data.classes), args.eval_per_class, seed=1)
+        labels = np.repeat(np.arange(len(data.classes)), args.eval_per_class)
+        images = generate_images(gan.ema_generator, labels, seed=2)
+        similarity = ms_ssim_diversity(images, labels, len(data.classes), pairs=100, seed=0)
+        gap = [g - r for g, r in zip(similarity, real_similarity)]
+        recall = precision_recall(test_features, extract_features(extractor, images), k=5)["recall"]
+        return {"fidelity": fid["fidelity"], "weakest": float(min(fid["per_class"])),
+                "per_class": [round(v, 2) for v in fid["per_class"]], "ms_ssim_gap": float(np.mean(gap)),
+                "max_ms_ssim_gap": float(max(gap)), "recall": recall, "recall_vs_floor": recall / recall_floor}
+
+    monitor = (StepEvaluation(evaluate, args.every_steps) if args.every_steps else
+               PeriodicEvaluation(evaluate, args.every, stop_when=lambda r: r["fidelity"] >= args.target))
     config = GANConfig(image_size=args.size, classes=data.classes, batch_size=args.batch,
                        **parse_overrides(args.set))
     print(f"config: {config.to_json()}")
     t0 = time.perf_counter()
-    train(data, work / "gan", config, minutes=args.minutes, callbacks=[monitor], verbose=0, sample_every=10 ** 6,
-          checkpoint_every=10 ** 9)
+    steps = args.steps if args.steps or args.minutes else 3000
+    run_dir = work / ("gan-" + ("_".join(args.set) or "default").replace("/", "-"))
+    if run_dir.exists():  # a benchmark starts from step 0
+        import shutil
+
+        shutil.rmtree(run_dir)
+    train(data, run_dir, config, steps=steps, minutes=args.minutes, callbacks=[monitor], verbose=0,
+          sample_every=10 ** 6, checkpoint_every=10 ** 9)
     wall = time.perf_counter() - t0
     if not monitor.history or monitor.history[-1]["train_seconds"] < monitor.train_seconds - 1:
         monitor.run()  # a final measurement at the end of the budget
-    print("\nfidelity curve (training minutes, step, fidelity):")
+    print("\ncurve (training minutes, step, fidelity, weakest condition, MS-SSIM gap, recall / floor):")
     for r in monitor.history:
-        print(f"  {r['train_seconds'] / 60:6.2f} min  step {r['step']:6d}  {r['fidelity']:.3f}")
+        print(f"  {r['train_seconds'] / 60:6.2f} min  step {r['step']:6d}  fidelity {r['fidelity']:.3f}  weakest "
+              f"{r['weakest']:.2f}  gap {r['ms_ssim_gap']:+.3f} (max {r['max_ms_ssim_gap']:+.3f})  recall "
+              f"{r['recall']:.3f} ({r['recall_vs_floor']:.2f} of floor)  per condition {r['per_class']}")
     (work / "fidelity_curve.json").write_text(json.dumps(monitor.history, indent=1))
     reached = next((r for r in monitor.history if r["fidelity"] >= args.target), None)
     final = reached or monitor.history[-1]
     print(f"(wall time including evaluations: {wall / 60:.1f} min; run folder {work})")
     print(f"fidelity {final['fidelity']:.3f} after {final['train_seconds'] / 60:.1f} min")
+    last = monitor.history[-1]
+    print(f"last: step {last['step']}, {last['train_seconds'] / 60:.1f} min, {last['step'] / last['train_seconds']:.1f} "
+          f"steps/s, fidelity {last['fidelity']:.3f}, weakest {last['weakest']:.2f}, MS-SSIM gap "
+          f"{last['ms_ssim_gap']:+.3f} (max {last['max_ms_ssim_gap']:+.3f}), recall {last['recall']:.3f} "
+          f"({last['recall_vs_floor']:.2f} of floor)")
 
 
 if __name__ == "__main__":

@@ -41,8 +41,10 @@ PROFILES = {
              "UTILITY_SIZE": None, "UTILITY_STEPS": 2000, "UTILITY_REAL_PER_CLASS": 1000},
 }
 
-#: Values of ``--data-source`` (the notebooks' ``DATA_SOURCE``); add a new source here and nowhere else.
-DATA_SOURCES = ("phantom", "nih", "chestmnist")
+#: Values of ``--data-source`` (the notebooks' ``DATA_SOURCE``), the same as ``helpers.data.SOURCES``:
+#: ``auto`` (ChestMNIST when on disk or downloadable, else phantoms; phantoms in smoke mode) and ``folder``
+#: (class folders, needs ``--data-dir``) besides the three named sources.
+DATA_SOURCES = ("phantom", "nih", "chestmnist", "auto", "folder")
 DEFAULT_DATA_SOURCE = "phantom"
 
 #: A line a notebook prints that starts with one of these is shown on the console as progress

@@ -1,6 +1,6 @@
 """Reading chest X-ray data the way learners actually have it.
 
-Three sources, one shape of result (a table with one row per usable image):
+Four sources, one shape of result (a table with one row per usable image):
 
 - **NIH ChestX-ray14** in the NIH / Kaggle layout: a metadata CSV
   (``Data_Entry_2017_v2020.csv``, ``Data_Entry_2017.csv`` with its trailing comma,
@@ -11,12 +11,20 @@ Three sources, one shape of result (a table with one row per usable image):
   official Zenodo record with an MD5 check, no PyTorch needed.
 - **Phantoms** (:mod:`helpers.phantoms`), written in the NIH layout, so they are
   read by the same NIH loader.
+- **Class folders** (``DATA_SOURCE="folder"``): the layout of
+  ``keras.utils.image_dataset_from_directory`` and most Kaggle sets, one folder of
+  images per condition, optionally under ``train``/``val``/``test`` folders; the
+  conditions are the folder names (:func:`load_folder`).
 
-Splits are by patient: no ``Patient ID`` appears in two splits.
+``DATA_SOURCE="auto"`` picks one (:func:`resolve_source`): ChestMNIST when it is on disk
+or can be downloaded, the phantoms otherwise.
+
+Splits are by patient: no patient appears in two splits (for class folders, wherever
+the file names carry a patient id; see :data:`PATIENT_PATTERNS`).
 
 Command line: ``python -m helpers.data DATA_DIR`` summarises a dataset folder from its
-metadata (images per condition, present and missing, patients, splits) without
-decoding a single image.
+metadata or file listing (images per condition, present and missing, patients, splits)
+without decoding a single image.
 
 Data credit: NIH Clinical Center, https://nihcc.app.box.com/v/ChestXray-NIHCC ;
 Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, "ChestX-ray8: Hospital-scale
@@ -27,14 +35,21 @@ Localization of Common Thorax Diseases", IEEE CVPR 2017.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import json
 import os
 import re
 import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -95,6 +110,66 @@ class DataError(ValueError):
 
 class ImageReadError(OSError):
     """An image file that cannot be decoded (truncated, corrupt or not an image)."""
+
+
+@contextlib.contextmanager
+def file_lock(path, what: str = "the same work"):
+    """Hold an exclusive lock on the file ``path`` (created if missing) while the ``with`` block runs.
+
+    Used around work that two processes must not do at once in the same place: building a
+    decode cache, writing phantoms, downloading a file. Another process asking for the same
+    lock waits, after printing one line saying what for (``what``) and which lock file, so a
+    second notebook or script started at the same time reuses the first one's result
+    instead of colliding with it. ``fcntl.flock`` on Linux and macOS; ``msvcrt.locking`` on
+    Windows; where neither exists, no lock is taken (a warning says so once). The lock
+    file stays behind (removing it would race with a waiting process); it is empty.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    with open(path, "a+b") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                print(f"waiting for another process that is {what} (lock {path})", flush=True)
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield path
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            return
+        try:
+            import msvcrt
+        except ImportError:
+            if not _LOCK_WARNED:
+                _LOCK_WARNED.append(True)
+                warnings.warn("no file locking on this platform: do not start two processes that build the "
+                              "same dataset or cache at once", stacklevel=3)
+            yield path
+            return
+        told = False
+        while True:
+            try:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+                break
+            except OSError:
+                if not told:
+                    print(f"waiting for another process that is {what} (lock {path})", flush=True)
+                    told = True
+                time.sleep(0.5)
+        try:
+            yield path
+        finally:
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+
+_LOCK_WARNED: list = []
 
 
 # --------------------------------------------------------------------------- metadata
@@ -263,7 +338,7 @@ def open_gray8(path):
             if mode in ("RGBA", "LA", "PA"):
                 img = img.convert("RGBA").convert("RGB")
             return img.convert("L")
-    except (OSError, SyntaxError, ValueError) as exc:  # PIL raises all three for broken files
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:  # PIL's errors for bad files
         raise ImageReadError(f"cannot decode {path}: {exc}") from exc
 
 
@@ -337,12 +412,16 @@ class LoadReport:
     present: int = 0
     missing: int = 0
     skipped: dict = field(default_factory=dict)  # file name -> reason (filled by the cache)
+    ignored: dict = field(default_factory=dict)  # file -> why it is not an image of the dataset (folder source)
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
         out = [f"metadata: {self.metadata}",
                (f"listed images: {self.listed:,}; selected by class: {self.selected:,}; "
                 f"present on disk: {self.present:,}; missing: {self.missing:,}")]
+        if self.ignored:
+            out.append(f"ignored files (not images of a class folder): {len(self.ignored):,}")
+            out += [f"  {name}: {why}" for name, why in list(self.ignored.items())[:5]]
         if self.skipped:
             out.append(f"skipped while decoding: {len(self.skipped):,}")
             out += [f"  {name}: {why}" for name, why in list(self.skipped.items())[:10]]
@@ -471,6 +550,14 @@ def download_chestmnist(size: int = 64, folder="data/chestmnist") -> Path:
     target = folder / f"chestmnist_{size}.npz"
     if target.is_file() and md5sum(target) == md5:
         return target
+    with file_lock(folder / f".chestmnist_{size}.lock", f"downloading {target.name}"):
+        if target.is_file() and md5sum(target) == md5:  # another process downloaded it while we waited
+            return target
+        return _download_verified(url, md5, target)
+
+
+def _download_verified(url: str, md5: str, target: Path) -> Path:
+    """Download ``url`` to ``target`` via ``target.npz.part``; rename only once the MD5 matches."""
     part = target.with_suffix(".npz.part")
     from tqdm.auto import tqdm
     with urllib.request.urlopen(url) as response, open(part, "wb") as out:
@@ -512,6 +599,590 @@ def download_nih(folder=None, method: str = "kagglehub") -> Path:
                        check=True)
         return folder
     raise DataError(f"download method {method!r} is unknown; use 'kagglehub' or 'kaggle'")
+
+
+# --------------------------------------------------------------------------- class folders
+
+#: File name endings read as images in class folders (case-insensitive); other files are counted and skipped.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
+#: Split folder names (case-insensitive) and the split each one means.
+SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                 "test": "test", "testing": "test"}
+SPLITS = ("train", "val", "test")
+#: Folders that archives and operating systems add; never read as a class or split.
+_SYSTEM_FOLDERS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
+
+#: How a patient id is read from an image's file name (the stem, without the extension), first match wins.
+#: Each pattern must match the whole stem; its first group is the patient id. Images whose names match
+#: none are split one by one (and a warning counts them, since that may put one patient in two splits).
+PATIENT_PATTERNS = (
+    # NIH ChestX-ray14: 00012345_001.png -> 00012345 (the patient number, then the follow-up number)
+    ("NIH ChestX-ray14", re.compile(r"(\d{8})_\d{3}")),
+    # Kermany et al. pneumonia: person123_bacteria_456.jpeg, person123_virus_78.jpeg -> person123
+    ("Kermany pneumonia", re.compile(r"(person\d+)_(?:bacteria|virus)(?:_\d+)+", re.IGNORECASE)),
+    # Kermany et al. normal: IM-0001-0001.jpeg -> IM-0001, NORMAL2-IM-1427-0001.jpeg -> NORMAL2-IM-1427.
+    # The data set's README says XXXX "appears to number the patient within each prefix" (undocumented
+    # by the source); grouping by it can only make splits stricter, never leak more.
+    ("Kermany normal", re.compile(r"((?:NORMAL\d*-)?IM-\d+)(?:-\d+)+", re.IGNORECASE)),
+    # CheXpert-style and other exports: patient00042_study1_view1_frontal, subject-7_2 -> patient00042, subject-7
+    ("patient prefix", re.compile(r"((?:patient|subject)[-_]?\d+)(?:[-_].*)?", re.IGNORECASE)),
+)
+
+_EXPECTED_LAYOUT = ("expected DATA_DIR/<condition>/<image files> (one folder per condition, as for "
+                    "keras.utils.image_dataset_from_directory) or DATA_DIR/<split>/<condition>/<image files> "
+                    "with <split> one of train, val (or valid, validation), test")
+
+
+def patient_from_filename(name: str) -> tuple[str | None, str | None]:
+    """``(patient id, rule name)`` read from an image file name by :data:`PATIENT_PATTERNS`, or ``(None, None)``.
+
+    >>> patient_from_filename("person123_bacteria_456.jpeg")
+    ('person123', 'Kermany pneumonia')
+    """
+    stem = Path(name).stem
+    for rule, pattern in PATIENT_PATTERNS:
+        match = pattern.fullmatch(stem)
+        if match:
+            return match.group(1), rule
+    return None, None
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".") or name in _SYSTEM_FOLDERS
+
+
+def _listing(folder: Path) -> tuple[list, list]:
+    """``(sub-folders, files)`` of ``folder`` as sorted ``os.DirEntry`` lists, hidden folders left out."""
+    with os.scandir(folder) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    dirs = [e for e in entries if e.is_dir() and not _is_hidden(e.name)]
+    files = [e for e in entries if not e.is_dir()]
+    return dirs, files
+
+
+def _is_image_name(name: str) -> bool:
+    return not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def scan_image_folder(data_dir, classes=None) -> dict:
+    """List a class-folder dataset without opening any image.
+
+    Layouts (those of ``keras.utils.image_dataset_from_directory`` and most Kaggle sets):
+    ``DATA_DIR/<condition>/*.png`` or ``DATA_DIR/<split>/<condition>/*.jpeg`` with split
+    folders named ``train``, ``val``/``valid``/``validation``, ``test`` (any case). A folder
+    holding only one sub-folder and no images (an archive's wrapper) is stepped into.
+    Conditions are the class folder names, sorted, or ``classes`` to choose and order them.
+
+    Returns ``{"root", "classes", "available", "listed", "split_folders", "table", "ignored", "notes"}``
+    (``listed``: images in all class folders, chosen or not):
+    ``table`` has one row per image of a chosen class: ``image`` (path relative to the
+    root, unique), ``path``, ``condition``, ``label``, ``folder_split`` (None without split
+    folders), ``patient`` and ``patient_rule`` (from the file name; None where unreadable),
+    ``bytes`` and ``mtime_ns``. ``ignored`` maps each skipped file to the reason.
+
+    Raises :class:`DataError` naming the folder for: no such folder, images outside class
+    folders only, split folders mixed with other folders, folders nested deeper than the
+    layout, an empty class folder, fewer than two classes, unknown or repeated ``classes``.
+    """
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"DATA_DIR {root} does not exist or is not a folder; {_EXPECTED_LAYOUT}")
+    notes: list[str] = []
+    dirs, files = _listing(root)
+    while len(dirs) == 1 and not any(_is_image_name(f.name) for f in files) \
+            and dirs[0].name.lower() not in SPLIT_FOLDERS:
+        inner_dirs, inner_files = _listing(Path(dirs[0].path))
+        if len(inner_dirs) < 2 or any(_is_image_name(f.name) for f in inner_files):
+            break  # a single class folder: reported below as fewer than two classes
+        notes.append(f"{root} holds only the folder {dirs[0].name}/: reading the dataset inside it")
+        root, dirs, files = Path(dirs[0].path), inner_dirs, inner_files
+    ignored: dict[str, str] = {}
+
+    def ignore_files(entries, base: Path, where: str):
+        for entry in entries:
+            rel = Path(entry.path).relative_to(base).as_posix()
+            ignored[rel] = (f"an image {where}: not in a class folder" if _is_image_name(entry.name)
+                            else f"not an image file ({Path(entry.name).suffix or 'no extension'}) {where}")
+
+    split_dirs = [d for d in dirs if d.name.lower() in SPLIT_FOLDERS]
+    if split_dirs and len(split_dirs) != len(dirs):
+        others = [d.name for d in dirs if d not in split_dirs]
+        raise DataError(f"{root} mixes split folders ({', '.join(d.name for d in split_dirs)}) with other folders "
+                        f"({', '.join(others)}); {_EXPECTED_LAYOUT}")
+    if not dirs:
+        n_images = sum(_is_image_name(f.name) for f in files)
+        raise DataError(f"{root} has no sub-folders" + (f" ({n_images} images lie directly in it)" if n_images else "")
+                        + f"; {_EXPECTED_LAYOUT}")
+    ignore_files(files, root, "at the top of DATA_DIR")
+    groups = [(SPLIT_FOLDERS[d.name.lower()], Path(d.path)) for d in split_dirs] if split_dirs else [(None, root)]
+    class_dirs: list[tuple[str | None, str, Path]] = []  # (split, class name, folder)
+    for split, folder in groups:
+        sub_dirs, sub_files = _listing(folder) if split else (dirs, [])
+        if split:
+            ignore_files(sub_files, root, f"in the split folder {folder.name}/")
+        class_dirs += [(split, d.name, Path(d.path)) for d in sub_dirs]
+    available = sorted({name for _, name, _ in class_dirs})
+    if classes is None:
+        chosen = tuple(available)
+    else:
+        chosen = tuple(classes)
+        unknown = [c for c in chosen if c not in available]
+        if unknown:
+            raise DataError(f"class name(s) {', '.join(map(repr, unknown))} not found in {root}; the class folders "
+                            f"there are: {', '.join(available) or 'none'}")
+        if len(set(chosen)) != len(chosen):
+            raise DataError(f"class names repeat in {chosen!r}; list each once")
+    if len(chosen) < 2:
+        found = f"only {chosen[0]!r}" if chosen else "no class folder"
+        raise DataError(f"found {found} in {root}: a conditional GAN needs at least two conditions, one folder of "
+                        f"images per condition; {_EXPECTED_LAYOUT}")
+    label_of = {c: i for i, c in enumerate(chosen)}
+    rows, listed = [], 0
+    for split, name, folder in class_dirs:
+        sub_dirs, sub_files = _listing(folder)
+        if sub_dirs:
+            raise DataError(f"class folder {folder} holds sub-folders ({', '.join(d.name for d in sub_dirs[:5])}): "
+                            f"folders nest deeper than expected; {_EXPECTED_LAYOUT}. Move the images up into "
+                            f"{folder.name}/ or point DATA_DIR at the folder that holds the class folders")
+        images = [f for f in sub_files if _is_image_name(f.name)]
+        ignore_files([f for f in sub_files if not _is_image_name(f.name)], root, f"in the class folder {name}/")
+        if not images:
+            raise DataError(f"class folder {folder} holds no images ({len(sub_files)} other files); add images "
+                            f"(endings {', '.join(IMAGE_SUFFIXES)}) or remove the folder")
+        listed += len(images)
+        if name not in label_of:
+            continue
+        for entry in images:
+            stat = entry.stat()
+            patient, rule = patient_from_filename(entry.name)
+            rows.append((Path(entry.path).relative_to(root).as_posix(), entry.path, name, label_of[name], split,
+                         patient, rule, stat.st_size, stat.st_mtime_ns))
+    table = pd.DataFrame(rows, columns=["image", "path", "condition", "label", "folder_split", "patient",
+                                        "patient_rule", "bytes", "mtime_ns"])
+    table["label"] = table["label"].astype(np.int64)
+    return {"root": root, "classes": chosen, "available": tuple(available), "listed": listed,
+            "split_folders": sorted({d.name for d in split_dirs}), "table": table, "ignored": ignored, "notes": notes}
+
+
+def _hash_draw(counts: dict, patient: str, seed: int) -> str:
+    """A key of ``counts`` drawn with odds proportional to its count, by a hash of ``patient`` and ``seed``.
+
+    Deterministic (no random state), and over many patients each key is drawn as often as
+    its counts say, so splits keep their sizes on average.
+    """
+    digest = hashlib.sha1(f"{seed}:{patient}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2.0 ** 64 * sum(counts.values())
+    total = 0
+    for key in sorted(counts):
+        total += counts[key]
+        if point < total:
+            return key
+    return sorted(counts)[-1]
+
+
+def _split_patients(df: pd.DataFrame, fractions: dict, seed: int) -> pd.Series:
+    """Assign each patient of ``df`` (column ``key``) to a split by ``fractions``, stratified by condition.
+
+    A patient's stratum is its most frequent condition; patients are shuffled within each
+    stratum (``seed``) and cut by the fractions, so small classes get val/test images too.
+    Returns the split of each row.
+    """
+    rng = np.random.default_rng(seed)
+    counts = df.groupby(["key", "label"]).size().reset_index(name="n")
+    counts = counts.sort_values(["key", "n", "label"], ascending=[True, False, True]).drop_duplicates("key")
+    major = pd.Series(counts["label"].to_numpy(), index=counts["key"].to_numpy())
+    assignment = {}
+    for label in sorted(major.unique()):
+        patients = np.array(sorted(major.index[major == label]))
+        rng.shuffle(patients)
+        start = 0
+        for split, fraction in fractions.items():
+            n = round(len(patients) * fraction)
+            assignment.update({p: split for p in patients[start:start + n]})
+            start += n
+        assignment.update({p: "train" for p in patients[start:]})
+    return df["key"].map(assignment)
+
+
+def split_folder_dataset(table: pd.DataFrame, val_fraction: float = 0.1, test_fraction: float = 0.2,
+                         seed: int = 0, resplit: str = "proportional") -> tuple[pd.DataFrame, dict]:
+    """Add ``split`` (train / val / test) to a :func:`scan_image_folder` table, by patient where names carry one.
+
+    With split folders, each image keeps its folder's split unless its patient has images
+    in several split folders: then all of that patient's images go to one of those splits.
+    ``resplit="proportional"`` (default) draws it with odds equal to the patient's image
+    counts there, so the splits keep the sizes the folders gave them on average;
+    ``"majority"`` takes the split holding most of them (fewer images move, but train
+    grows at the others' expense: on Kermany's 70/15/15 folders it ends near 79/11/10).
+    Both draw by a hash of the patient id and ``seed``: deterministic. A split folder
+    that is missing (val or test) is carved out of train by patient. Without split folders, patients are split with ``val_fraction`` and
+    ``test_fraction`` (as for NIH), stratified by condition. Images whose names carry no
+    patient are split one by one. Returns ``(table, info)``; ``info`` says how, and counts
+    the patients and images moved between split folders (``moved``: ``{"from->to": n}``).
+    """
+    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise DataError(f"split fractions val={val_fraction}, test={test_fraction} must each be in "
+                        "[0, 1) and sum to less than 1")
+    if resplit not in ("proportional", "majority"):
+        raise DataError(f"resplit={resplit!r} is unknown; use 'proportional' or 'majority'")
+    df = table.copy()
+    known = df["patient"].notna()
+    df["key"] = np.where(known, "p:" + df["patient"].astype(str), "i:" + df["image"])
+    info = {"moved_patients": 0, "moved_images": 0, "moved": {}, "carved": []}
+    if df["folder_split"].notna().any():
+        df["split"] = df["folder_split"]
+        per_patient = df[known].groupby("key")["split"].nunique()
+        mixed = set(per_patient.index[per_patient > 1])
+        counts = df[df["key"].isin(mixed)].groupby(["key", "split"]).size()
+        target_of = {}
+        for key, per_split in counts.groupby(level=0):
+            per_split = per_split.droplevel(0)
+            if resplit == "majority":
+                tied = per_split[per_split == per_split.max()]
+                target = _hash_draw({k: 1 for k in tied.index}, key, seed)
+            else:
+                target = _hash_draw({k: int(v) for k, v in per_split.items()}, key, seed)
+            target_of[key] = target
+            for source, n in per_split.items():
+                if source != target:
+                    info["moved"][f"{source}->{target}"] = info["moved"].get(f"{source}->{target}", 0) + int(n)
+                    info["moved_images"] += int(n)
+        moving = df["key"].isin(mixed)
+        df.loc[moving, "split"] = df.loc[moving, "key"].map(target_of)
+        info["moved_patients"] = info["mixed_patients"] = len(mixed)
+        present = set(df["split"])
+        missing = {s: f for s, f in (("val", val_fraction), ("test", test_fraction)) if s not in present and f > 0}
+        if missing:
+            train = df["split"] == "train"
+            rest = 1 - sum(f for s, f in (("val", val_fraction), ("test", test_fraction)) if s in present)
+            fractions = {s: f / rest for s, f in missing.items()}
+            df.loc[train, "split"] = _split_patients(df[train], fractions, seed).to_numpy()
+            info["carved"] = sorted(missing)
+        how = "the split folders"
+        if info["moved_patients"]:
+            how += (f", re-split by patient: {info['moved_patients']:,} patients had images in several split folders; "
+                    f"{info['moved_images']:,} images moved ("
+                    + ", ".join(f"{k} {v:,}" for k, v in sorted(info["moved"].items()))
+                    + (") to the split holding most of each patient's images" if resplit == "majority" else
+                       ") to one split per patient, drawn with odds equal to the patient's images in each (keeps the "
+                       "split sizes on average)") + "; deterministic: a hash of the patient id")
+        else:
+            how += " (no patient in two of them)"
+        if info["carved"]:
+            shares = ", ".join(f"{name} {dict(val=val_fraction, test=test_fraction)[name]:g}" for name in info["carved"])
+            how += (f"; {' and '.join(info['carved'])} carved out of train by patient, stratified by condition "
+                    f"(no such split folder; {shares} of the images)")
+    else:
+        df["split"] = _split_patients(df, {"test": test_fraction, "val": val_fraction}, seed).to_numpy()
+        how = (f"no split folders: split by patient, stratified by condition (val {val_fraction:g}, "
+               f"test {test_fraction:g}, seed {seed})")
+    info["how"] = how
+    info["images_without_patient"] = int((~known).sum())
+    leaking = df[known].groupby("key")["split"].nunique()
+    assert (leaking <= 1).all(), "a patient in two splits after re-splitting"  # guaranteed by construction
+    return df.drop(columns="key"), info
+
+
+def summarise_folder(data_dir, classes=None, val_fraction: float = 0.1, test_fraction: float = 0.2,
+                     seed: int = 0, resplit: str = "proportional") -> dict:
+    """What a class-folder dataset holds, from its file listing alone (no image is decoded).
+
+    Lists it with :func:`scan_image_folder` and splits it with :func:`split_folder_dataset`
+    (``resplit`` says where a patient found in several split folders goes).
+    Returns ``{"report"}`` (a :class:`LoadReport`), ``"per_condition"`` (images per
+    condition and split, with totals), ``"patients"`` (``total``, ``read`` from file names,
+    per split, and ``rules``: images per :data:`PATIENT_PATTERNS` rule), ``"split"`` (the
+    ``info`` of :func:`split_folder_dataset`), ``"table"`` (one row per image, with ``split``),
+    ``"classes"``, ``"root"``, ``"split_folders"``, ``"notes"``.
+    """
+    listing = scan_image_folder(data_dir, classes)
+    table, info = split_folder_dataset(listing["table"], val_fraction, test_fraction, seed, resplit)
+    chosen = listing["classes"]
+    report = LoadReport(metadata=f"{listing['root']} (class folders)", listed=listing["listed"], selected=len(table),
+                        present=len(table), ignored=listing["ignored"])
+    counts = pd.crosstab(pd.Categorical(table["condition"], categories=list(chosen)),
+                         pd.Categorical(table["split"], categories=list(SPLITS)), dropna=False)
+    per_condition = pd.DataFrame({s: counts[s].to_numpy() for s in SPLITS}, index=pd.Index(list(chosen)))
+    per_condition["total"] = per_condition.sum(axis=1)
+    per_condition.loc["total"] = per_condition.sum()
+    per_condition.index.name = "condition"
+    key = np.where(table["patient"].notna(), "p:" + table["patient"].astype(str), "i:" + table["image"])
+    patients = {"total": int(len(set(key))), "read": int(table["patient"].nunique()),
+                "rules": {str(k): int(v) for k, v in table["patient_rule"].value_counts().items()}}
+    for split in SPLITS:
+        patients[split] = int(len(set(key[(table["split"] == split).to_numpy()])))
+    return {"report": report, "per_condition": per_condition, "patients": patients, "split": info, "table": table,
+            "classes": chosen, "root": listing["root"], "split_folders": listing["split_folders"],
+            "notes": listing["notes"], "available": listing["available"]}
+
+
+def folder_summary_lines(summary: dict) -> list[str]:
+    """Printable lines for a :func:`summarise_folder` result: classes, patients, how split, images per class per split."""
+    root, classes, info, patients = summary["root"], summary["classes"], summary["split"], summary["patients"]
+    report = summary["report"]
+    lines = list(summary["notes"])
+    chosen = "chosen with classes=" if tuple(classes) != tuple(summary["available"]) else "from the folder names"
+    layout = (f"split folders {', '.join(summary['split_folders'])}" if summary["split_folders"]
+              else "no split folders")
+    lines.append(f"class-folder dataset {root}: {len(classes)} conditions ({chosen}: {', '.join(classes)}); {layout}")
+    n_ignored = len(report.ignored)
+    lines.append(f"images: {report.selected:,}"
+                 + (f" of {report.listed:,} in all class folders" if report.listed != report.selected else "")
+                 + (f"; ignored {n_ignored:,} other file{'s' if n_ignored != 1 else ''} "
+                    f"(e.g. {', '.join(list(report.ignored)[:3])})" if n_ignored else ""))
+    rules = ", ".join(f"{rule} {n:,} images" for rule, n in patients["rules"].items())
+    without = info["images_without_patient"]
+    lines.append(f"patients: {patients['read']:,} read from file names ({rules or 'no name carries a patient id'}); "
+                 f"{without:,} images without a patient id" + (" (split one by one)" if without else "")
+                 + f"; per split: train {patients['train']:,}, val {patients['val']:,}, test {patients['test']:,}")
+    lines.append(f"split: {info['how']}")
+    lines += ["images per condition and split (no image decoded):", summary["per_condition"].to_string()]
+    return lines
+
+
+def _warn_folder(summary: dict, batch_size: int | None) -> None:
+    """The warnings a folder dataset deserves: skipped files, images without patient, classes smaller than a batch."""
+    ignored = summary["report"].ignored
+    if ignored:
+        names = ", ".join(list(ignored)[:5])
+        warnings.warn(f"skipped {len(ignored)} files in {summary['root']} that are not images of a class folder "
+                      f"(e.g. {names}); images must end in {', '.join(IMAGE_SUFFIXES)}", stacklevel=3)
+    table = summary["table"]
+    without = table["patient"].isna()
+    if without.any():
+        examples = ", ".join(table.loc[without, "image"].head(3))
+        warnings.warn(f"{int(without.sum())} of {len(table)} images in {summary['root']} carry no patient id in their "
+                      f"file names (e.g. {examples}): they are split image by image, so one patient's images may sit "
+                      "in two splits (leakage). Names such as <patient>_<n>.png, or the NIH/Kermany patterns in "
+                      "helpers.data.PATIENT_PATTERNS, let the split keep patients apart", stacklevel=3)
+    per_condition = summary["per_condition"]
+    for name in summary["classes"]:
+        row = per_condition.loc[name]
+        if batch_size and row["total"] < batch_size:
+            warnings.warn(f"class {name!r} has only {int(row['total'])} images ({int(row['train'])} for training), "
+                          f"fewer than one batch of {batch_size}: balanced batches will repeat them and a GAN may "
+                          "memorise them; add images, merge classes or lower BATCH_SIZE", stacklevel=3)
+        empty = [s for s in SPLITS if row[s] == 0]
+        if empty and row["total"]:
+            warnings.warn(f"class {name!r} has no images in the {' and '.join(empty)} split(s) of {summary['root']}",
+                          stacklevel=3)
+
+
+def load_folder(data_dir, classes=None, val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
+                batch_size: int | None = 32, verbose: bool = True, resplit: str = "proportional"):
+    """Load a class-folder dataset's listing and patient-aware split; no image is decoded here.
+
+    Returns ``(table, report)`` like :func:`load_nih`: ``table`` has ``image`` (path relative
+    to the dataset root), ``path``, ``condition``, ``label``, ``patient``, ``split`` and the
+    columns of :func:`scan_image_folder`; ``report`` is a :class:`LoadReport` whose
+    ``ignored`` names the files skipped. Prints :func:`folder_summary_lines` when
+    ``verbose``; warns about skipped files, images without a patient id, and classes with
+    fewer than ``batch_size`` images (None: no such warning). ``classes`` chooses and
+    orders the class folders (default: all, sorted); ``resplit``: see :func:`split_folder_dataset`.
+    """
+    summary = summarise_folder(data_dir, classes, val_fraction, test_fraction, seed, resplit)
+    if verbose:
+        print("\n".join(folder_summary_lines(summary)), flush=True)
+    _warn_folder(summary, batch_size)
+    table = summary["table"].copy()
+    table.attrs["classes"] = summary["classes"]
+    table.attrs["root"] = str(summary["root"])
+    return table, summary["report"]
+
+
+def folder_listing_digest(table: pd.DataFrame) -> str:
+    """SHA-1 of a folder table's listing (relative names, sizes, modification times): part of the cache key."""
+    digest = hashlib.sha1()
+    for name, size, mtime in sorted(zip(table["image"], table["bytes"], table["mtime_ns"])):
+        digest.update(f"{name}\t{size}\t{mtime}\n".encode())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- choosing a source
+
+#: Every value ``DATA_SOURCE`` may take (``helpers.course.DATA_SOURCES`` lists the same for the runner).
+SOURCES = ("auto", "phantom", "nih", "chestmnist", "folder")
+#: ``CXR_GAN_OFFLINE=1`` makes ``DATA_SOURCE="auto"`` pick the phantoms without touching the network.
+OFFLINE_ENV = "CXR_GAN_OFFLINE"
+#: Approximate download sizes of the ChestMNIST files, for the message that announces a download.
+CHESTMNIST_GB = {64: 0.4, 128: 1.6, 224: 5.0}
+
+
+class SourceChoice(NamedTuple):
+    """What :func:`resolve_source` decided: a concrete ``source``, its folder and why, in one line."""
+
+    source: str
+    data_dir: Path
+    reason: str
+
+
+#: Decisions ``"auto"`` made in this process, by (folder, size), so a later ``load_dataset("auto", folder)``
+#: keeps the choice even if the network came or went in between.
+_AUTO_CHOICES: dict = {}
+
+
+def chestmnist_file_size(size: int) -> int:
+    """The published ChestMNIST file to read for ``size`` px: the same size, else the nearest larger, else 224."""
+    larger = [s for s in sorted(CHESTMNIST_FILES) if s >= size]
+    return larger[0] if larger else max(CHESTMNIST_FILES)
+
+
+def _chestmnist_note(size: int) -> str:
+    """'' when ChestMNIST is published at ``size``, else what is read instead and how it is resized."""
+    file_size = chestmnist_file_size(size)
+    if file_size == size:
+        return ""
+    how = "downscaled" if file_size > size else "upscaled (224 is the largest published)"
+    return f"; no {size} px file is published, so the {file_size} px one is {how} to {size} px"
+
+
+def find_chestmnist_npz(folder, size: int, allow_smaller: bool = True):
+    """The ``chestmnist_<S>.npz`` in ``folder`` to use for ``size`` px, or None.
+
+    Prefers ``S == size``, then the smallest ``S > size`` (downscaled), then, with
+    ``allow_smaller``, the largest ``S < size`` (upscaled). Files are matched by name only.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    present = {}
+    for path in folder.glob("chestmnist_*.npz"):
+        tail = path.stem.split("_")[-1]
+        if tail.isdigit():
+            present[int(tail)] = path
+    if size in present:
+        return present[size]
+    larger = [s for s in sorted(present) if s > size]
+    if larger:
+        return present[larger[0]]
+    smaller = [s for s in sorted(present) if s < size]
+    return present[smaller[-1]] if smaller and allow_smaller else None
+
+
+def chestmnist_reachable(size: int = 64, timeout: float = 3.0) -> tuple[bool, str]:
+    """Can ChestMNIST be downloaded now? ``(answer, why)`` from a HEAD request to its Zenodo URL.
+
+    Waits at most ``timeout`` seconds in all (the request runs in a daemon thread, so a
+    hanging DNS lookup cannot stall the caller) and downloads nothing. Respects the
+    usual proxy variables, as the download itself does.
+    """
+    url = CHESTMNIST_FILES[chestmnist_file_size(size)][0]
+    host = urllib.parse.urlsplit(url).hostname
+    answer: list = []
+
+    def probe():
+        start = time.perf_counter()
+        try:
+            request = urllib.request.Request(url, method="HEAD")
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                answer.append((True, f"{host} answered HTTP {response.status} in {time.perf_counter() - start:.1f} s"))
+        except urllib.error.HTTPError as exc:  # the server answered: 405 still means a GET would work
+            ok = exc.code < 400 or exc.code == 405
+            answer.append((ok, f"{host} answered HTTP {exc.code}"))
+        except Exception as exc:  # noqa: BLE001 - DNS, refused, timeout, TLS, blocked sockets: all mean "no"
+            answer.append((False, f"{host}: {type(exc).__name__}: {exc}"))
+
+    thread = threading.Thread(target=probe, name="chestmnist-reachable", daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    if not answer:
+        return False, f"{host} did not answer within {timeout:g} s"
+    return answer[0]
+
+
+def _holds_nih_layout(folder: Path) -> str | None:
+    """'phantom' or 'nih' when ``folder`` already holds an NIH-layout dataset (metadata CSV), else None."""
+    try:
+        csv_path = find_metadata(folder)
+    except FileNotFoundError:
+        return None
+    readme = csv_path.parent / "README.md"
+    is_phantom = readme.is_file() and readme.read_text(errors="replace").startswith("# Phantom")
+    return "phantom" if is_phantom else "nih"
+
+
+def resolve_source(source: str = "auto", data_dir=None, size: int = 64, *, phantom_dir=None, offline=None,
+                   record=None, timeout: float = 3.0, verbose: bool = True) -> SourceChoice:
+    """Turn ``DATA_SOURCE`` into a concrete source and folder: :class:`SourceChoice` ``(source, data_dir, reason)``.
+
+    Explicit sources are returned as they are, with their default folders (``phantom``:
+    ``phantom_dir`` or ``data/phantoms-<size>``; ``chestmnist``: ``data/chestmnist``);
+    ``nih`` and ``folder`` need ``data_dir``. ``"auto"`` decides, in this order, and prints
+    the decision and its reason in one line:
+
+    1. the decision already made in this process for this folder and size, or the one
+       stored in ``record`` (a JSON file, e.g. ``RUN_DIR/data_source.json``, so every
+       notebook of one run uses the same data; delete it to decide again);
+    2. ``offline`` given (a reason, e.g. ``"smoke mode"``): ``phantom``, nothing else looked at;
+    3. ``data_dir`` already holds an NIH-layout dataset: ``phantom`` or ``nih`` (from its README);
+    4. a ChestMNIST file for ``size`` (same or larger) is in ``data_dir`` (default
+       ``data/chestmnist``): ``chestmnist``, no network needed;
+    5. ``CXR_GAN_OFFLINE=1`` in the environment: ``phantom``, no network check;
+    6. the Zenodo download answers a HEAD request within ``timeout`` seconds: ``chestmnist``
+       at ``size`` px (64/128/224 exist; another size reads the nearest larger file and says so);
+    7. otherwise ``phantom`` (in ``phantom_dir``, never in a ChestMNIST folder).
+
+    With ``"auto"``, ``data_dir`` is the ChestMNIST folder (where the file is or will be
+    downloaded); the phantoms always go to ``phantom_dir``.
+    """
+    if source not in SOURCES:
+        raise DataError(f"DATA_SOURCE {source!r} is unknown; use one of {', '.join(SOURCES)}")
+    phantom_default = Path(phantom_dir or f"data/phantoms-{size}")
+    if source != "auto":
+        if source in ("nih", "folder") and not data_dir:
+            what = ("the folder with the metadata CSV and images_* folders" if source == "nih" else
+                    "a folder with one sub-folder of images per condition, optionally under train/val/test")
+            raise DataError(f"DATA_SOURCE {source!r} needs DATA_DIR: {what}")
+        default = {"phantom": phantom_default, "chestmnist": Path("data/chestmnist")}.get(source)
+        return SourceChoice(source, Path(data_dir) if data_dir else default, "asked for")
+    key = (str(Path(data_dir).resolve()) if data_dir else None, size)
+    choice, when = _AUTO_CHOICES.get(key), "decided earlier in this session"
+    record = Path(record) if record else None
+    asked = {"data_dir": key[0], "size": size, "phantom_dir": str(phantom_default.resolve()), "offline": bool(offline)}
+    if choice is None and record is not None and record.is_file():
+        try:
+            saved = json.loads(record.read_text())
+            if saved.get("asked") == asked:
+                choice = SourceChoice(saved["source"], Path(saved["data_dir"]), saved["reason"])
+                when = f"decided earlier for this run, stored in {record}; delete it to decide again"
+        except (ValueError, KeyError, TypeError):
+            choice = None  # an unreadable record is decided again and overwritten
+    if choice is None:
+        when = ""
+        choice = _decide_auto(data_dir, size, phantom_default, offline, timeout)
+        if record is not None:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(json.dumps({"asked": asked, "source": choice.source, "data_dir": str(choice.data_dir),
+                                          "reason": choice.reason}, indent=1))
+    _AUTO_CHOICES[key] = _AUTO_CHOICES[(str(Path(choice.data_dir).resolve()), size)] = choice
+    if verbose:
+        print(f"DATA_SOURCE auto -> {choice.source} ({choice.data_dir}): {choice.reason}"
+              + (f" [{when}]" if when else ""), flush=True)
+    return choice
+
+
+def _decide_auto(data_dir, size: int, phantom_dir: Path, offline, timeout: float) -> SourceChoice:
+    """Steps 2-7 of :func:`resolve_source`'s ``"auto"``: no memory, one network check at most."""
+    if offline:
+        return SourceChoice("phantom", phantom_dir, f"{offline}: the offline phantoms, nothing downloaded")
+    if data_dir is not None and Path(data_dir).is_dir():
+        kind = _holds_nih_layout(Path(data_dir))
+        if kind:
+            return SourceChoice(kind, Path(data_dir), f"DATA_DIR already holds an NIH-layout {kind} dataset")
+    chest_dir = Path(data_dir or "data/chestmnist")
+    npz = find_chestmnist_npz(chest_dir, size, allow_smaller=False)
+    if npz is not None:
+        note = "" if npz.stem.endswith(f"_{size}") else f", downscaled to {size} px"
+        return SourceChoice("chestmnist", chest_dir, f"{npz.name} is already in {chest_dir}{note} (no download)")
+    if os.environ.get(OFFLINE_ENV, "") == "1":
+        return SourceChoice("phantom", phantom_dir, f"{OFFLINE_ENV}=1: the offline phantoms, no network check")
+    ok, why = chestmnist_reachable(size, timeout)
+    file_size = chestmnist_file_size(size)
+    if ok:
+        return SourceChoice("chestmnist", chest_dir,
+                            f"ChestMNIST can be downloaded ({why}): chestmnist_{file_size}.npz, about "
+                            f"{CHESTMNIST_GB[file_size]:g} GB, into {chest_dir}{_chestmnist_note(size)}")
+    return SourceChoice("phantom", phantom_dir, f"ChestMNIST cannot be downloaded ({why}): the offline phantoms")
 
 
 # --------------------------------------------------------------------------- summary
@@ -655,9 +1326,9 @@ def main(argv=None) -> int:
     """``python -m helpers.data DATA_DIR``: summarise a dataset folder without decoding any image."""
     parser = argparse.ArgumentParser(
         prog="python -m helpers.data",
-        description="Summarise an NIH-layout or ChestMNIST dataset folder from its metadata: images per "
-                    "condition (present on disk and missing), patients and patient splits. No image is "
-                    "decoded and no cache is built.")
+        description="Summarise an NIH-layout, ChestMNIST or class-folder dataset from its metadata or file "
+                    "listing: images per condition (present on disk and missing), patients and patient splits. "
+                    "No image is decoded and no cache is built.")
     parser.add_argument("data_dir")
     parser.add_argument("--multi-label", action="store_true", help="admit multi-label images")
     parser.add_argument("--seed", type=int, default=0, help="seed of the patient split (default 0)")
@@ -665,10 +1336,18 @@ def main(argv=None) -> int:
                         help="ChestMNIST only: summarise chestmnist_<size>.npz (default: the smallest present)")
     parser.add_argument("--check-headers", action="store_true",
                         help="also read every present image's PNG header (29 bytes each) and count unreadable files")
+    parser.add_argument("--classes", nargs="+", default=None,
+                        help="class-folder datasets only: the class folders to use, in label order (default: all, sorted)")
+    parser.add_argument("--resplit", choices=("proportional", "majority"), default="proportional",
+                        help="class-folder datasets only: where a patient found in several split folders goes")
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)
     npz = sorted(data_dir.glob("chestmnist_*.npz"),
                  key=lambda p: int(p.stem.split("_")[-1]) if p.stem.split("_")[-1].isdigit() else 0)
+    if not npz and data_dir.is_dir() and _holds_nih_layout(data_dir) is None:
+        summary = summarise_folder(data_dir, args.classes, seed=args.seed, resplit=args.resplit)
+        print("\n".join(folder_summary_lines(summary)))
+        return 0
     if npz:
         if args.size is not None:
             npz = [p for p in npz if p.name == f"chestmnist_{args.size}.npz"] or npz

@@ -69,23 +69,48 @@ def describe_runtime(verbose: bool = True) -> dict:
 
 
 def notebook_settings(data_source: str, data_dir, image_size: int, run_dir, smoke: bool,
-                      phantoms_per_class: int, seed: int):
+                      phantoms_per_class: int, seed: int, return_source: bool = False):
     """Resolve a notebook's parameters: ``(smoke, run_dir, data_dir, phantoms_per_class)``.
 
     Smoke mode caps the phantom count at 30 per class and uses its own phantom folder,
     so a smoke run never leaves a tiny dataset where a real run would pick it up.
     The run folder is created.
+
+    ``data_source`` is one of :data:`helpers.data.SOURCES`. ``"auto"`` is decided here by
+    :func:`helpers.data.resolve_source` (ChestMNIST when it is on disk or downloadable,
+    else the phantoms; always the phantoms in smoke mode, which must stay offline and
+    fast) and the decision is stored in ``RUN_DIR/data_source.json``, so every notebook of
+    one run reads the same data; ``load_dataset("auto", data_dir)`` later in the same
+    process keeps it too. ``"folder"`` and ``"nih"`` need ``data_dir``. With
+    ``return_source=True`` the concrete source is returned as a fifth value, for notebooks
+    that branch on it: ``(smoke, run_dir, data_dir, phantoms_per_class, source)``.
     """
-    valid = ("phantom", "nih", "chestmnist")
-    if data_source not in valid:
-        raise ValueError(f"DATA_SOURCE={data_source!r} is unknown; use one of {', '.join(valid)}")
+    from helpers.data import SOURCES, resolve_source
+
+    if data_source not in SOURCES:
+        raise ValueError(f"DATA_SOURCE={data_source!r} is unknown; use one of {', '.join(SOURCES)}")
+    if data_source in ("nih", "folder") and not data_dir:
+        what = ("the folder with the NIH metadata CSV and images_* folders" if data_source == "nih" else
+                "a folder with one sub-folder of images per condition, optionally under train/val/test folders")
+        raise ValueError(f"DATA_SOURCE={data_source!r} needs DATA_DIR: {what}")
     smoke = smoke_mode(smoke)
     if smoke:
         phantoms_per_class = min(phantoms_per_class, 30)
-    defaults = {"phantom": f"data/phantoms-{image_size}px-{phantoms_per_class}pc-seed{seed}",
-                "chestmnist": "data/chestmnist", "nih": "data/nih"}
+    phantom_dir = resolve(None, f"data/phantoms-{image_size}px-{phantoms_per_class}pc-seed{seed}")
     run_dir = resolve(run_dir, "runs/course")
     run_dir.mkdir(parents=True, exist_ok=True)
-    print(f"DATA_SOURCE={data_source} | DATA_DIR={resolve(data_dir, defaults[data_source])} | "
-          f"IMAGE_SIZE={image_size} | SMOKE={smoke} | RUN_DIR={run_dir}")
-    return smoke, run_dir, resolve(data_dir, defaults[data_source]), phantoms_per_class
+    source = data_source
+    if data_source == "auto":
+        choice = resolve_source("auto", resolve(data_dir, "data/chestmnist"), image_size,
+                                phantom_dir=phantom_dir, offline="smoke mode" if smoke else None,
+                                record=run_dir / "data_source.json")
+        source, folder = choice.source, Path(choice.data_dir)
+        folder = folder if folder.is_absolute() else resolve(folder, "")
+    else:
+        defaults = {"phantom": phantom_dir, "chestmnist": "data/chestmnist", "nih": "data/nih", "folder": ""}
+        folder = resolve(data_dir, defaults[data_source])
+    shown = f"auto -> {source}" if data_source == "auto" else source
+    print(f"DATA_SOURCE={shown} | DATA_DIR={folder} | IMAGE_SIZE={image_size} | SMOKE={smoke} | RUN_DIR={run_dir}")
+    if return_source:
+        return smoke, run_dir, folder, phantoms_per_class, source
+    return smoke, run_dir, folder, phantoms_per_class

@@ -137,6 +137,11 @@ class ConditionalGAN(keras.Model):
         self.ema_generator.trainable = False
         self.augmenter = Augmenter(config.augment, config.augment_p, config.ada_target)
         self.step = keras.Variable(0, dtype="int64", trainable=False, name="step", aggregation="only_first_replica")
+        # LeCam: moving averages of D's outputs on real and generated images
+        self.ema_real_logit = keras.Variable(0.0, trainable=False, name="ema_real_logit",
+                                             aggregation="only_first_replica")
+        self.ema_fake_logit = keras.Variable(0.0, trainable=False, name="ema_fake_logit",
+                                             aggregation="only_first_replica")
         self.built = True  # the sub-models are built; fit must not trace call() on image batches
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
                          ("d_loss", "g_loss", "aux_real", "aux_fake", "d_acc_real", "d_acc_fake", "r1", "augment_p")}
@@ -201,6 +206,11 @@ class ConditionalGAN(keras.Model):
             if c.aux_fake_class and fake_classes is not None:  # the head also learns a "generated" class
                 aux_d = 0.5 * (aux_real + class_loss(fake_classes, tf.fill([batch], c.num_classes)))
             total = d_loss + 0.5 * c.r1_gamma * r1 + c.aux_weight * aux_d
+            if c.lecam_weight > 0:  # keep D's outputs near the moving averages of the other side's (Tseng et al. 2021)
+                real32, fake32 = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
+                lecam = (tf.reduce_mean(tf.square(tf.nn.relu(real32 - self.ema_fake_logit)))
+                         + tf.reduce_mean(tf.square(tf.nn.relu(self.ema_real_logit - fake32))))
+                total = total + c.lecam_weight * lecam
             scaled = self.d_optimizer.scale_loss(total / tf.cast(replicas, total.dtype))
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
@@ -225,6 +235,9 @@ class ConditionalGAN(keras.Model):
 
         # 4. bookkeeping
         self.augmenter.update(real_logits, self.step)
+        if c.lecam_weight > 0:
+            for ema, logits in ((self.ema_real_logit, real_logits), (self.ema_fake_logit, fake_logits)):
+                ema.assign(0.99 * ema + 0.01 * tf.reduce_mean(tf.cast(logits, tf.float32)))
         self.step.assign_add(1)
         real32, fake32 = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
         values = {"d_loss": d_loss, "g_loss": g_loss, "aux_real": aux_real, "aux_fake": aux_fake,
@@ -239,7 +252,7 @@ class ConditionalGAN(keras.Model):
         """Everything a resumed run needs, in a fixed order: nets, EMA, optimisers, augmenter, step."""
         return (list(self.generator.weights) + list(self.discriminator.weights) + list(self.ema_generator.weights)
                 + list(self.g_optimizer.variables) + list(self.d_optimizer.variables)
-                + list(self.augmenter.weights) + [self.step])
+                + list(self.augmenter.weights) + [self.step, self.ema_real_logit, self.ema_fake_logit])
 
 
 def build_gan(config: GANConfig) -> ConditionalGAN:
@@ -254,7 +267,7 @@ def build_gan(config: GANConfig) -> ConditionalGAN:
                                     config.conditioning, norm=config.g_norm)
         discriminator = build_discriminator(config.image_size, config.d_width, config.num_classes,
                                             config.conditioning, aux_classifier=config.aux_weight > 0,
-                                            aux_fake_class=config.aux_fake_class)
+                                            aux_fake_class=config.aux_fake_class, mbstd=config.d_mbstd)
         return ConditionalGAN(generator, discriminator, config)
     finally:
         keras.config.set_dtype_policy(previous)

@@ -181,13 +181,28 @@ def build_generator(image_size: int = 64, latent_dim: int = 64, width: int = 16,
     return keras.Model([z, label], image, name=name)
 
 
+@keras.saving.register_keras_serializable(package="cxr_gan")
+class MinibatchStdDev(layers.Layer):
+    """Append one channel: the standard deviation of the features across the batch, averaged, at every pixel."""
+
+    def call(self, x):
+        x32 = ops.cast(x, "float32")
+        spread = ops.mean(ops.sqrt(ops.var(x32, axis=0) + 1e-8))
+        plane = ops.ones_like(x32[..., :1]) * spread
+        return ops.concatenate([x, ops.cast(plane, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
 def build_discriminator(image_size: int = 64, width: int = 16, num_classes: int = 7,
                         conditioning: str = "projection", aux_classifier: bool = False,
-                        name: str = "discriminator", aux_fake_class: bool = False) -> keras.Model:
+                        name: str = "discriminator", aux_fake_class: bool = False, mbstd: bool = False) -> keras.Model:
     """Discriminator ``[image (B, S, S, 1), label (B,)] -> logit (B, 1)``.
 
     ``aux_classifier=True`` adds a second output, class logits ``(B, num_classes)`` from the
-    same features; ``aux_fake_class=True`` gives it one more logit, "generated".
+    same features; ``aux_fake_class=True`` gives it one more logit, "generated"; ``mbstd=True``
+    appends :class:`MinibatchStdDev` before the last convolution.
     """
     blocks = check_design(image_size, conditioning)
     image = keras.Input((image_size, image_size, 1), name="image")
@@ -204,6 +219,8 @@ def build_discriminator(image_size: int = 64, width: int = 16, num_classes: int 
         x = conv(channels_at(resolution, image_size, width), 4, strides=2, padding="same",
                  name=f"down_{resolution}")(x)
         x = layers.LeakyReLU(0.2)(x)
+    if mbstd:
+        x = MinibatchStdDev(name="minibatch_std")(x)
     x = conv(channels_at(4, image_size, width), 3, padding="same", name="features_conv")(x)
     x = layers.LeakyReLU(0.2)(x)
     h = layers.Rescaling(16.0, name="sum_pool")(layers.GlobalAveragePooling2D(name="pool")(x))

@@ -5,7 +5,8 @@ pixels, so every image is decoded and resized **once**, in parallel on all cores
 into a cache of uint8 squares keyed by the source, the size and the class
 selection. Reruns with the same settings open the cache in seconds. The cache is a
 memory-mapped ``.npy`` file, so a dataset larger than memory streams from disk,
-and an interrupted build resumes where it stopped.
+and an interrupted build resumes where it stopped. A build holds a lock file, so two
+notebooks or scripts loading the same data at once share one build.
 
 Resizing choices (shown with pictures in notebook 02):
 
@@ -21,10 +22,12 @@ Resizing choices (shown with pictures in notebook 02):
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -39,10 +42,15 @@ from helpers.data import (
     ImageReadError,
     LoadReport,
     check_classes,
+    file_lock,
+    find_chestmnist_npz,
     find_metadata,
+    folder_listing_digest,
     load_chestmnist_npz,
+    load_folder,
     load_nih,
     open_gray8,
+    resolve_source,
 )
 
 CACHE_VERSION = 1
@@ -98,34 +106,107 @@ def _decode_task(task):
         return row, None, str(exc.__cause__ or exc)
 
 
+def _guard_sentence(script) -> str:
+    """The one sentence said to a script that calls ``load_dataset`` at module level without a main guard."""
+    return (f"{script} calls helpers' load_dataset/decode_many at module level without "
+            "`if __name__ == \"__main__\":`, and the decode workers (spawned processes) re-run the script on start, "
+            "so put that code under such a guard (or pass workers=1).")
+
+
+def spawn_bootstrapping() -> bool:
+    """True inside a ``spawn`` child that is re-running the parent's ``__main__`` (before its work starts).
+
+    Such a child must not load data: it would load the dataset again, or wait forever on the
+    cache lock its parent holds. ``multiprocessing`` itself detects this state the same way.
+    """
+    import multiprocessing as mp
+
+    return bool(getattr(mp.current_process(), "_inheriting", False))
+
+
+def unguarded_main_script() -> str | None:
+    """The ``__main__`` script's path if it is calling us from module-level code outside ``if __name__ == "__main__":``.
+
+    ``spawn`` workers re-run such code when they start, so a process pool must not be
+    started from it. Looks for the script's module-level frame on the call stack and checks,
+    with ``ast``, whether the line it is running lies inside a main guard. Returns None when
+    it is safe or cannot be told (no script file: Jupyter, ``python -c``; unreadable source).
+    """
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    if not script or not str(script).endswith(".py") or getattr(main, "__name__", "") != "__main__":
+        return None
+    frame, lines = sys._getframe(1), []
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
+            lines.append(frame.f_lineno)
+        frame = frame.f_back
+    if not lines:
+        return None
+    try:
+        tree = ast.parse(Path(script).read_text(encoding="utf-8"), filename=str(script))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+
+    def is_guard(test) -> bool:
+        if not isinstance(test, ast.Compare) or len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+            return False
+        sides = [test.left, test.comparators[0]]
+        return (any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides)
+                and any(isinstance(x, ast.Constant) and x.value == "__main__" for x in sides))
+    guarded = [(node.body[0].lineno, node.body[-1].end_lineno) for node in ast.walk(tree)
+               if isinstance(node, ast.If) and is_guard(node.test)]
+    if all(any(lo <= line <= hi for lo, hi in guarded) for line in lines):
+        return None
+    return str(script)
+
+
 def decode_many(paths, size: int, fit: str = "crop", workers: int | None = None, progress: bool = True,
                 start: int = 0, chunksize: int = 32):
     """Yield ``(row, image_or_None, error_or_None)`` for ``paths[start:]``, decoding in parallel.
 
     Uses a process pool (``spawn``, safe after TensorFlow has started threads) on
-    ``workers`` cores (default: all). Small jobs run in this process.
+    ``workers`` cores (default: all). Small jobs (under 64 images) run in this process.
+    Before starting the pool it refuses, in one sentence, to run from a script's
+    module-level code without a ``__main__`` guard (the workers would re-run the script);
+    a worker that dies (killed, out of memory) raises ``RuntimeError`` instead of hanging.
     """
     tasks = [(i, str(p), size, fit) for i, p in enumerate(paths) if i >= start]
     workers = workers or os.cpu_count() or 1
+    parallel = workers > 1 and len(tasks) >= 64
+    if parallel:
+        script = unguarded_main_script()
+        if script is not None:
+            raise RuntimeError(_guard_sentence(script))
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(paths), initial=start, desc=f"decode+resize to {size}px", unit="img",
                    mininterval=1.0)
     try:
-        if workers == 1 or len(tasks) < 64:
-            results = map(_decode_task, tasks)
-            for item in results:
+        if not parallel:
+            for item in map(_decode_task, tasks):
                 if bar:
                     bar.update(1)
                 yield item
         else:
             import multiprocessing as mp
-            with mp.get_context("spawn").Pool(workers) as pool:
-                for item in pool.imap(_decode_task, tasks, chunksize=chunksize):
+            from concurrent.futures import ProcessPoolExecutor
+            from concurrent.futures.process import BrokenProcessPool
+
+            pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+            try:
+                for item in pool.map(_decode_task, tasks, chunksize=chunksize):
                     if bar:
                         bar.update(1)
                     yield item
+            except BrokenProcessPool:
+                script = getattr(sys.modules.get("__main__"), "__file__", None) or "the main script"
+                raise RuntimeError(
+                    "a decode worker process died before finishing: either it ran out of memory or was killed "
+                    "(retry with fewer workers=), or " + _guard_sentence(script)) from None
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
     finally:
         if bar:
             bar.close()
@@ -143,6 +224,7 @@ class CachedData:
     size: int
     report: LoadReport
     cache_path: Path | None = None
+    source: str = ""            # the concrete source: phantom, nih, chestmnist or folder (never "auto")
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Row indices and labels of one split (``train``, ``val`` or ``test``)."""
@@ -153,7 +235,7 @@ class CachedData:
         """A view of some rows (images loaded into memory), e.g. to mimic another class balance."""
         rows = np.asarray(rows)
         return CachedData(np.asarray(self.images[rows]), self.table.iloc[rows].reset_index(drop=True),
-                          self.classes, self.size, self.report, self.cache_path)
+                          self.classes, self.size, self.report, self.cache_path, self.source)
 
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Images (uint8, loaded into memory) and labels of one split."""
@@ -176,11 +258,26 @@ def build_cache(paths, names, size: int, cache_dir, key: str, fit: str = "crop",
     warning; they never stop the build. The build writes to ``key.partial/`` and
     records progress after every ``chunk`` images, so an interrupted build resumes;
     the folder is renamed into place only when complete.
+
+    Safe to share: the build holds the lock file ``cache_dir/key.lock`` (see
+    :func:`helpers.data.file_lock`), so a second process asking for the same cache at
+    the same time waits and then opens the first one's result instead of decoding again.
     """
     final = Path(cache_dir) / key
     if (final / "meta.json").is_file():
         meta = json.loads((final / "meta.json").read_text())
         return final, meta.get("skipped", {})
+    with file_lock(Path(cache_dir) / f"{key}.lock", f"building the decode cache {final}"):
+        if (final / "meta.json").is_file():  # another process finished it while we waited
+            print(f"another process built the decode cache {final} meanwhile: using it", flush=True)
+            meta = json.loads((final / "meta.json").read_text())
+            return final, meta.get("skipped", {})
+        return _build_cache_locked(paths, names, size, cache_dir, key, fit, workers, progress, chunk)
+
+
+def _build_cache_locked(paths, names, size, cache_dir, key, fit, workers, progress, chunk) -> tuple[Path, dict]:
+    """The body of :func:`build_cache`, run while holding its lock."""
+    final = Path(cache_dir) / key
     partial = Path(cache_dir) / f"{key}.partial"
     partial.mkdir(parents=True, exist_ok=True)
     n = len(paths)
@@ -230,11 +327,11 @@ def build_cache(paths, names, size: int, cache_dir, key: str, fit: str = "crop",
     if state["skipped"]:
         listed = "; ".join(f"{k} ({v})" for k, v in list(state["skipped"].items())[:5])
         warnings.warn(f"skipped {len(state['skipped'])} of {n} images that could not be decoded: {listed}",
-                      stacklevel=2)
+                      stacklevel=3)
     return final, state["skipped"]
 
 
-def _open_cache(folder: Path, table: pd.DataFrame, report: LoadReport, classes, size) -> CachedData:
+def _open_cache(folder: Path, table: pd.DataFrame, report: LoadReport, classes, size, source: str = "") -> CachedData:
     """Open a cache folder and align ``table`` to its rows (images skipped at build time drop out)."""
     index = pd.read_csv(folder / "index.csv", dtype=str)
     images = np.load(folder / "images.npy", mmap_mode="r")
@@ -244,29 +341,52 @@ def _open_cache(folder: Path, table: pd.DataFrame, report: LoadReport, classes, 
         raise DataError(f"cache {folder} does not match the dataset it was keyed on "
                         f"({int(unknown.sum())} unknown images); delete that folder to rebuild it")
     table = by_name.loc[index["image"]].reset_index(drop=True)
-    return CachedData(images, table, tuple(classes), size, report, folder)
+    return CachedData(images, table, tuple(classes), size, report, folder, source)
 
 
-def load_dataset(source: str = "phantom", data_dir=None, size: int = 64, classes=CLASSES,
+def load_dataset(source: str = "phantom", data_dir=None, size: int = 64, classes=None,
                  multi_label: bool = False, seed: int = 0, val_fraction: float = 0.1,
                  test_fraction: float = 0.2, cache_dir=None, fit: str = "crop", workers=None,
-                 phantom_per_class: int = 300, progress: bool = True) -> CachedData:
+                 phantom_per_class: int = 300, progress: bool = True, batch_size: int | None = 32) -> CachedData:
     """The one entry point the notebooks use: any source to a decoded, split :class:`CachedData`.
 
     ``source`` is ``"phantom"`` (the offline default: writes phantoms into ``data_dir``
-    first if it holds none), ``"nih"`` (NIH / Kaggle layout in ``data_dir``) or
-    ``"chestmnist"`` (``chestmnist_<size>.npz`` in ``data_dir``, downloaded if missing).
+    first if it holds none), ``"nih"`` (NIH / Kaggle layout in ``data_dir``),
+    ``"chestmnist"`` (``chestmnist_<size>.npz`` in ``data_dir``, downloaded if missing;
+    another size reads the nearest larger file), ``"folder"`` (one folder of images per
+    condition in ``data_dir``, optionally under train/val/test folders; see
+    :func:`helpers.data.load_folder`) or ``"auto"`` (ChestMNIST when it is on disk or
+    downloadable, else the phantoms; :func:`helpers.data.resolve_source` prints why).
+
+    ``classes`` defaults to the course's seven NIH conditions, and for ``"folder"`` to
+    the class folder names (sorted); the result's ``.classes`` says which, and ``.source``
+    which concrete source was read. ``batch_size`` only serves a warning about folder
+    classes with fewer images than one batch. Two processes may load the same dataset at
+    once: the cache build (and phantom writing) is locked, and the second reuses the
+    first's result.
     """
-    classes = check_classes(classes)
+    if spawn_bootstrapping():
+        script = getattr(sys.modules.get("__main__"), "__file__", None) or "the main script"
+        raise SystemExit(_guard_sentence(script))
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    if source == "auto":
+        source, data_dir, _ = resolve_source("auto", data_dir, size, verbose=progress)
+    elif source not in ("phantom", "nih", "chestmnist", "folder"):
+        raise DataError(f"DATA_SOURCE {source!r} is unknown; use 'auto', 'phantom', 'nih', 'chestmnist' or 'folder'")
+    if source == "folder":
+        return _load_folder_source(data_dir, size, classes, seed, val_fraction, test_fraction, cache_dir, fit,
+                                   workers, progress, batch_size)
+    classes = check_classes(CLASSES if classes is None else classes)
+    concrete = source
     if source == "phantom":
         from helpers.phantoms import write_dataset
         data_dir = Path(data_dir or f"data/phantoms-{size}")
-        try:
-            find_metadata(data_dir)
-        except FileNotFoundError:
-            print(f"no dataset in {data_dir}: writing {phantom_per_class} phantoms per class at {size}px")
-            write_dataset(data_dir, phantom_per_class, size, seed=seed, progress=progress)
+        if not _has_metadata(data_dir):
+            lock = data_dir.parent / f".{data_dir.name}.lock"
+            with file_lock(lock, f"writing phantoms into {data_dir}"):
+                if not _has_metadata(data_dir):  # another process may have written them while we waited
+                    print(f"no dataset in {data_dir}: writing {phantom_per_class} phantoms per class at {size}px")
+                    write_dataset(data_dir, phantom_per_class, size, seed=seed, progress=progress)
         source = "nih"
     if source == "nih":
         if data_dir is None:
@@ -280,39 +400,65 @@ def load_dataset(source: str = "phantom", data_dir=None, size: int = 64, classes
         folder, skipped = build_cache(table["path"].tolist(), table["image"].tolist(), size, cache_dir, key,
                                       fit, workers, progress)
         report.skipped = skipped
-        return _open_cache(folder, table, report, classes, size)
-    if source == "chestmnist":
-        from helpers.data import CHESTMNIST_FILES, download_chestmnist
-        data_dir = Path(data_dir or "data/chestmnist")
-        available = sorted(data_dir.glob("chestmnist_*.npz")) if data_dir.is_dir() else []
-        wanted = data_dir / f"chestmnist_{size}.npz"
-        if wanted.is_file():
-            npz = wanted
-        elif available:
-            npz = available[-1]
-        else:
-            npz = download_chestmnist(min(CHESTMNIST_FILES, key=lambda s: (s < size, abs(s - size))), data_dir)
-        images, table = load_chestmnist_npz(npz, classes, multi_label)
-        report = LoadReport(metadata=str(npz), listed=len(images), selected=len(images), present=len(images))
-        key = cache_key(source="chestmnist", file=str(npz.resolve()), bytes=npz.stat().st_size, size=size,
-                        classes=classes, multi_label=multi_label)
-        folder = cache_dir / key
-        if not (folder / "meta.json").is_file():
-            partial = cache_dir / f"{key}.partial"
-            partial.mkdir(parents=True, exist_ok=True)
-            out = np.lib.format.open_memmap(partial / "images.npy", mode="w+", dtype=np.uint8,
-                                            shape=(len(images), size, size))
-            for i, img in enumerate(images):
-                out[i] = resize_square(img, size, fit)
-            out.flush()
-            del out
-            table[["image"]].to_csv(partial / "index.csv", index=False)
-            (partial / "meta.json").write_text(json.dumps({"size": size, "count": len(images), "skipped": {}}))
-            if folder.exists():
-                shutil.rmtree(folder)
-            partial.rename(folder)
-        return _open_cache(folder, table, report, classes, size)
-    raise DataError(f"DATA_SOURCE {source!r} is unknown; use 'phantom', 'nih' or 'chestmnist'")
+        return _open_cache(folder, table, report, classes, size, concrete)
+    return _load_chestmnist_source(data_dir, size, classes, multi_label, cache_dir, fit)
+
+
+def _has_metadata(folder: Path) -> bool:
+    try:
+        find_metadata(folder)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _load_chestmnist_source(data_dir, size, classes, multi_label, cache_dir, fit) -> CachedData:
+    """``load_dataset("chestmnist", ...)``: the npz for ``size`` (downloaded if none is there), resized once, cached."""
+    from helpers.data import chestmnist_file_size, download_chestmnist
+
+    data_dir = Path(data_dir or "data/chestmnist")
+    npz = find_chestmnist_npz(data_dir, size) or download_chestmnist(chestmnist_file_size(size), data_dir)
+    if npz.stem != f"chestmnist_{size}":
+        how = "upscaled: a larger file gives sharper images" if int(npz.stem.split("_")[-1]) < size else "downscaled"
+        print(f"reading {npz.name} for {size} px images ({how})")
+    images, table = load_chestmnist_npz(npz, classes, multi_label)
+    report = LoadReport(metadata=str(npz), listed=len(images), selected=len(images), present=len(images))
+    key = cache_key(source="chestmnist", file=str(npz.resolve()), bytes=npz.stat().st_size, size=size,
+                    classes=classes, multi_label=multi_label)
+    folder = cache_dir / key
+    if not (folder / "meta.json").is_file():
+        with file_lock(cache_dir / f"{key}.lock", f"building the decode cache {folder}"):
+            if not (folder / "meta.json").is_file():
+                partial = cache_dir / f"{key}.partial"
+                partial.mkdir(parents=True, exist_ok=True)
+                out = np.lib.format.open_memmap(partial / "images.npy", mode="w+", dtype=np.uint8,
+                                                shape=(len(images), size, size))
+                for i, img in enumerate(images):
+                    out[i] = resize_square(img, size, fit)
+                out.flush()
+                del out
+                table[["image"]].to_csv(partial / "index.csv", index=False)
+                (partial / "meta.json").write_text(json.dumps({"size": size, "count": len(images), "skipped": {}}))
+                if folder.exists():
+                    shutil.rmtree(folder)
+                partial.rename(folder)
+    return _open_cache(folder, table, report, classes, size, "chestmnist")
+
+
+def _load_folder_source(data_dir, size, classes, seed, val_fraction, test_fraction, cache_dir, fit, workers,
+                        progress, batch_size) -> CachedData:
+    """``load_dataset("folder", ...)``: list and split the class folders, decode them once into the cache."""
+    if data_dir is None:
+        raise DataError("DATA_SOURCE 'folder' needs DATA_DIR: a folder with one sub-folder of images per condition, "
+                        "optionally under train/val/test folders")
+    table, report = load_folder(data_dir, classes, val_fraction, test_fraction, seed, batch_size, verbose=progress)
+    chosen = tuple(table.attrs["classes"])
+    key = cache_key(source="folder", folder=str(Path(table.attrs["root"]).resolve()),
+                    listing=folder_listing_digest(table), size=size, classes=chosen, fit=fit)
+    folder, skipped = build_cache(table["path"].tolist(), table["image"].tolist(), size, cache_dir, key, fit,
+                                  workers, progress)
+    report.skipped = skipped
+    return _open_cache(folder, table, report, chosen, size, "folder")
 
 
 # --------------------------------------------------------------------------- tf.data

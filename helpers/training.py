@@ -264,6 +264,21 @@ class PeriodicEvaluation(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StepEvaluation(PeriodicEvaluation):
+    """:class:`PeriodicEvaluation` every ``every_steps`` optimiser steps instead of every so many seconds."""
+
+    def __init__(self, evaluate, every_steps: int, stop_when=None, verbose: bool = True):
+        super().__init__(evaluate, float("inf"), stop_when, verbose)
+        self.every_steps = every_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        self.train_seconds += now - self.t
+        if int(np.asarray(self.model.step)) % self.every_steps == 0:
+            self.run()
+        self.t = time.perf_counter()
+
+
 # --------------------------------------------------------------------------- strategy and the run
 
 def pick_strategy(kind: str = "auto"):

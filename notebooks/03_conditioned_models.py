@@ -485,6 +485,35 @@ generator = build_generator(IMAGE_SIZE, LATENT_DIM, G_WIDTH, len(CLASSES), "proj
 generator.summary(line_length=100)
 
 # %% [markdown]
+# ### Minibatch standard deviation: let the discriminator see variety
+#
+# A discriminator that scores one image at a time cannot notice that *all* the generated images in a
+# batch look alike, so it cannot punish mode collapse. Minibatch standard deviation (ProGAN, Karras et
+# al. 2018) appends one feature map holding how much the batch's features vary: a batch of near-copies
+# stands out at once. It is optional (`build_discriminator(..., mbstd=True)`, `GANConfig(d_mbstd=True)`).
+
+# %%
+#| export
+@keras.saving.register_keras_serializable(package="cxr_gan")
+class MinibatchStdDev(layers.Layer):
+    """Append one channel: the standard deviation of the features across the batch, averaged, at every pixel."""
+
+    def call(self, x):
+        x32 = ops.cast(x, "float32")
+        spread = ops.mean(ops.sqrt(ops.var(x32, axis=0) + 1e-8))
+        plane = ops.ones_like(x32[..., :1]) * spread
+        return ops.concatenate([x, ops.cast(plane, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+# %%
+copies = tf.repeat(tf.random.stateless_normal((1, 4, 4, 2), seed=(SEED, 3)), 8, axis=0)
+varied = tf.random.stateless_normal((8, 4, 4, 2), seed=(SEED, 4))
+print("extra channel for 8 copies:", float(MinibatchStdDev()(copies)[0, 0, 0, -1]),
+      "| for 8 different inputs:", round(float(MinibatchStdDev()(varied)[0, 0, 0, -1]), 3))
+
+# %% [markdown]
 # ### The discriminator
 #
 # The mirror image: strided 4×4 convolutions halve the resolution down to 4×4 (channels doubling),
@@ -498,11 +527,12 @@ generator.summary(line_length=100)
 #| export
 def build_discriminator(image_size: int = 64, width: int = 16, num_classes: int = 7,
                         conditioning: str = "projection", aux_classifier: bool = False,
-                        name: str = "discriminator", aux_fake_class: bool = False) -> keras.Model:
+                        name: str = "discriminator", aux_fake_class: bool = False, mbstd: bool = False) -> keras.Model:
     """Discriminator ``[image (B, S, S, 1), label (B,)] -> logit (B, 1)``.
 
     ``aux_classifier=True`` adds a second output, class logits ``(B, num_classes)`` from the
-    same features; ``aux_fake_class=True`` gives it one more logit, "generated".
+    same features; ``aux_fake_class=True`` gives it one more logit, "generated"; ``mbstd=True``
+    appends :class:`MinibatchStdDev` before the last convolution.
     """
     blocks = check_design(image_size, conditioning)
     image = keras.Input((image_size, image_size, 1), name="image")
@@ -519,6 +549,8 @@ def build_discriminator(image_size: int = 64, width: int = 16, num_classes: int 
         x = conv(channels_at(resolution, image_size, width), 4, strides=2, padding="same",
                  name=f"down_{resolution}")(x)
         x = layers.LeakyReLU(0.2)(x)
+    if mbstd:
+        x = MinibatchStdDev(name="minibatch_std")(x)
     x = conv(channels_at(4, image_size, width), 3, padding="same", name="features_conv")(x)
     x = layers.LeakyReLU(0.2)(x)
     h = layers.Rescaling(16.0, name="sum_pool")(layers.GlobalAveragePooling2D(name="pool")(x))

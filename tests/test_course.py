@@ -162,19 +162,19 @@ def test_unknown_profile_or_data_source():
         notebook_parameters("huge")
     with pytest.raises(SystemExit):
         main(["--profile", "huge"])
-    with pytest.raises(ValueError, match="data source 'folder' is unknown; use one of phantom, nih, chestmnist"):
-        notebook_parameters("smoke", "folder")
+    with pytest.raises(ValueError, match="data source 'kaggle' is unknown; use one of phantom, nih, chestmnist, auto, folder"):
+        notebook_parameters("smoke", "kaggle")
     with pytest.raises(SystemExit):
-        main(["--data-source", "folder"])
+        main(["--data-source", "kaggle"])
 
 
 def test_data_sources_come_from_one_constant(tmp_path, monkeypatch):
     """Adding a source to DATA_SOURCES is enough for the command line and notebook_parameters to accept it."""
-    monkeypatch.setattr(course, "DATA_SOURCES", (*course.DATA_SOURCES, "folder"))
+    monkeypatch.setattr(course, "DATA_SOURCES", (*course.DATA_SOURCES, "kaggle"))
     calls = []
     monkeypatch.setattr(course, "run_course", lambda *args: calls.append(notebook_parameters("smoke", args[2])) or [])
-    assert main(["--data-source", "folder", "--out", str(tmp_path)]) == 0
-    assert calls[0]["DATA_SOURCE"] == "folder"
+    assert main(["--data-source", "kaggle", "--out", str(tmp_path)]) == 0
+    assert calls[0]["DATA_SOURCE"] == "kaggle"
 
 
 def test_profiles_train_for_steps_not_minutes():

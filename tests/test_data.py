@@ -2,8 +2,11 @@
 
 import collections
 import csv
+import json
 import re
 import shutil
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -349,3 +352,123 @@ def test_real_nih_sample(tmp_path):
     for path in sorted((NIH_SAMPLE / "images_001" / "images").glob("*.png")):
         img = read_gray8(path)
         assert img.dtype == np.uint8 and img.shape[0] in (256, 512, 1024) and img.std() > 10
+
+
+# --------------------------------------------------------------------------- DATA_SOURCE="auto"
+
+@pytest.fixture
+def offline_world(monkeypatch):
+    """No real socket can open, no decision is remembered from another test, no offline switch is set."""
+    import socket
+
+    import helpers.data as data_module
+
+    def refuse(*args, **kwargs):
+        raise OSError("sockets are blocked in this test")
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(data_module, "_AUTO_CHOICES", {})
+    monkeypatch.delenv("CXR_GAN_OFFLINE", raising=False)
+    return data_module
+
+
+def test_auto_picks_chestmnist_when_reachable(offline_world, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(offline_world, "chestmnist_reachable", lambda size, timeout=3.0: (True, "mocked: HTTP 200"))
+    choice = offline_world.resolve_source("auto", tmp_path / "cm", 64, phantom_dir=tmp_path / "ph")
+    assert choice == (("chestmnist", tmp_path / "cm", choice.reason))
+    assert "chestmnist_64.npz, about 0.4 GB" in choice.reason and "mocked: HTTP 200" in choice.reason
+    line = capsys.readouterr().out.strip()
+    assert line.count("\n") == 0 and line.startswith(f"DATA_SOURCE auto -> chestmnist ({tmp_path / 'cm'}): ")
+    other = offline_world.resolve_source("auto", tmp_path / "cm96", 96, verbose=False)
+    assert other.source == "chestmnist"
+    assert "no 96 px file is published, so the 128 px one is downscaled to 96 px" in other.reason
+    assert "upscaled" in offline_world.resolve_source("auto", tmp_path / "cm", 256, verbose=False).reason
+    # decided once per folder and size: a network that goes away later does not change this process's data
+    monkeypatch.setattr(offline_world, "chestmnist_reachable", lambda size, timeout=3.0: (False, "gone"))
+    assert offline_world.resolve_source("auto", tmp_path / "cm", 64, verbose=False).source == "chestmnist"
+
+
+def test_auto_picks_phantoms_when_unreachable(offline_world, monkeypatch, tmp_path):
+    monkeypatch.setattr(offline_world, "chestmnist_reachable",
+                        lambda size, timeout=3.0: (False, "mocked: zenodo.org did not answer within 3 s"))
+    choice = offline_world.resolve_source("auto", None, 64, phantom_dir=tmp_path / "ph", verbose=False)
+    assert choice.source == "phantom" and choice.data_dir == tmp_path / "ph"
+    assert choice.reason == "ChestMNIST cannot be downloaded (mocked: zenodo.org did not answer within 3 s): " \
+                            "the offline phantoms"
+
+
+def test_auto_with_real_sockets_blocked_is_phantom_and_quick(offline_world, tmp_path):
+    start = time.perf_counter()
+    choice = offline_world.resolve_source("auto", tmp_path / "cm", 64, phantom_dir=tmp_path / "ph", verbose=False)
+    assert time.perf_counter() - start < 3.5
+    assert choice.source == "phantom" and "sockets are blocked in this test" in choice.reason
+
+
+def test_auto_uses_a_present_file_or_the_offline_switch_without_any_check(offline_world, monkeypatch, tmp_path):
+    def no_check(*args, **kwargs):
+        raise AssertionError("no network check expected")
+    monkeypatch.setattr(offline_world, "chestmnist_reachable", no_check)
+    make_chestmnist_npz(tmp_path / "chestmnist_128.npz")
+    choice = offline_world.resolve_source("auto", tmp_path, 64, verbose=False)
+    assert choice.source == "chestmnist" and "chestmnist_128.npz is already in" in choice.reason
+    assert "downscaled to 64 px" in choice.reason
+    monkeypatch.setenv("CXR_GAN_OFFLINE", "1")
+    choice = offline_world.resolve_source("auto", tmp_path / "empty", 64, phantom_dir=tmp_path / "ph", verbose=False)
+    assert choice.source == "phantom" and "CXR_GAN_OFFLINE=1" in choice.reason
+    smoke = offline_world.resolve_source("auto", tmp_path, 32, offline="smoke mode", verbose=False)
+    assert smoke.source == "phantom" and smoke.reason.startswith("smoke mode")  # even with a file present
+
+
+def test_explicit_sources_stay_and_unknown_ones_are_listed(offline_world, tmp_path):
+    assert offline_world.resolve_source("phantom", None, 32).data_dir == Path("data/phantoms-32")
+    assert offline_world.resolve_source("chestmnist").data_dir == Path("data/chestmnist")
+    assert offline_world.resolve_source("folder", tmp_path).source == "folder"
+    with pytest.raises(DataError, match="DATA_SOURCE 'folder' needs DATA_DIR"):
+        offline_world.resolve_source("folder")
+    with pytest.raises(DataError, match="DATA_SOURCE 'kaggle' is unknown; use one of auto, phantom, nih, "
+                                        "chestmnist, folder"):
+        offline_world.resolve_source("kaggle")
+
+
+def test_load_dataset_auto_offline_writes_and_reads_phantoms(offline_world, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    data = load_dataset("auto", None, size=16, phantom_per_class=3, cache_dir=tmp_path / "c", progress=False)
+    assert data.source == "phantom" and data.classes == CLASSES and len(data.table) == 21
+    assert (tmp_path / "data" / "phantoms-16" / "Data_Entry_2017_v2020.csv").is_file()
+
+
+def test_load_dataset_auto_reads_a_chestmnist_file_present(offline_world, tmp_path, monkeypatch):
+    monkeypatch.setattr(offline_world, "chestmnist_reachable", lambda *a, **k: (False, "unused"))
+    make_chestmnist_npz(tmp_path / "chestmnist_64.npz")
+    data = load_dataset("auto", tmp_path, size=16, cache_dir=tmp_path / "c", progress=False)
+    assert data.source == "chestmnist" and data.images.shape == (12, 16, 16)
+
+
+def test_notebook_settings_auto_and_folder(offline_world, tmp_path, monkeypatch, capsys):
+    from helpers.env import notebook_settings
+
+    monkeypatch.delenv("CXR_GAN_SMOKE", raising=False)
+    calls = []
+    monkeypatch.setattr(offline_world, "chestmnist_reachable",
+                        lambda size, timeout=3.0: calls.append(size) or (True, "mocked"))
+    run = tmp_path / "run"
+    smoke, run_dir, data_dir, per_class, source = notebook_settings(
+        "auto", tmp_path / "cm", 64, run, False, 700, 0, return_source=True)
+    assert (source, data_dir, calls) == ("chestmnist", tmp_path / "cm", [64])
+    assert "DATA_SOURCE=auto -> chestmnist" in capsys.readouterr().out
+    record = json.loads((run / "data_source.json").read_text())
+    assert record["source"] == "chestmnist"
+    # a later notebook of the same run (a new kernel: nothing remembered in memory) reads the record
+    monkeypatch.setattr(offline_world, "_AUTO_CHOICES", {})
+    monkeypatch.setattr(offline_world, "chestmnist_reachable", lambda *a, **k: (False, "network gone"))
+    assert notebook_settings("auto", tmp_path / "cm", 64, run, False, 700, 0)[2] == tmp_path / "cm"
+    assert "delete it to decide again" in capsys.readouterr().out
+    # load_dataset("auto", DATA_DIR) in that kernel keeps the decision, whatever the network says now
+    assert offline_world.resolve_source("auto", tmp_path / "cm", 64, verbose=False).source == "chestmnist"
+    # smoke mode stays offline
+    smoke, _, data_dir, per_class, source = notebook_settings("auto", None, 64, tmp_path / "smoke", True, 700, 0,
+                                                              return_source=True)
+    assert source == "phantom" and per_class == 30 and data_dir.name == "phantoms-64px-30pc-seed0"
+    folder = notebook_settings("folder", tmp_path / "kaggle", 64, run, False, 700, 0, return_source=True)
+    assert folder[2] == tmp_path / "kaggle" and folder[4] == "folder"
+    with pytest.raises(ValueError, match="DATA_SOURCE='folder' needs DATA_DIR"):
+        notebook_settings("folder", None, 64, run, False, 700, 0)

@@ -322,3 +322,25 @@ def test_adaptive_augmenter_raises_p_when_d_is_overconfident():
         adaptive.update(confident, tf.constant(step, tf.int64))
     assert float(fixed.p.numpy()) == pytest.approx(0.3)
     assert float(adaptive.p.numpy()) == pytest.approx(2 * 128 / 20_000)  # two updates of batch 4 x 32
+
+
+def test_minibatch_stddev_sees_a_collapsed_batch():
+    from helpers.models import MinibatchStdDev
+
+    copies = tf.repeat(tf.random.normal((1, 4, 4, 3), seed=1), 6, axis=0)
+    varied = tf.random.normal((6, 4, 4, 3), seed=2)
+    out_copies, out_varied = MinibatchStdDev()(copies), MinibatchStdDev()(varied)
+    assert out_copies.shape == (6, 4, 4, 4)
+    assert float(tf.reduce_max(out_copies[..., -1])) < 1e-3 < float(tf.reduce_min(out_varied[..., -1]))
+    d = build_discriminator(32, width=4, aux_classifier=True, mbstd=True)
+    assert d.get_layer("minibatch_std") is not None
+
+
+def test_lecam_and_mbstd_train_and_resume(data32, tmp_path):
+    config = tiny_config(32, d_mbstd=True, lecam_weight=0.1)
+    train(data32, tmp_path / "split", config, steps=2, verbose=0)
+    resumed = train(data32, tmp_path / "split", config, steps=4, verbose=0)
+    straight = train(data32, tmp_path / "straight", config, steps=4, verbose=0)
+    assert float(resumed.ema_real_logit.numpy()) != 0.0  # the LeCam averages moved and were checkpointed
+    for a, b in zip(_weights(resumed), _weights(straight)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
