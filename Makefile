@@ -24,7 +24,8 @@ course: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check helpers tools tests benchmarks notebooks
-	CXR_GAN_SMOKE=1 $(PY) -m pytest -p no:cacheprovider -q tests --nbval-lax notebooks
+	rm -rf runs/nbval
+	CXR_GAN_SMOKE=1 CXR_GAN_RUN_DIR=runs/nbval $(PY) -m pytest -p no:cacheprovider -q tests --nbval-lax notebooks
 
 clean-venv:
 	rm -rf $(VENV)

@@ -13,6 +13,8 @@ REPO = "cxr-gan-course/cxr-gan-course"
 #: the same ref in both, so a notebook and its helpers match. A release sets both to its tag.
 PINNED_REF = "main"
 SMOKE_ENV = "CXR_GAN_SMOKE"
+#: When set, replaces the notebooks' default ``RUN_DIR = "runs/course"`` (an explicit RUN_DIR wins).
+RUN_DIR_ENV = "CXR_GAN_RUN_DIR"
 
 
 def in_colab() -> bool:
@@ -97,6 +99,8 @@ def notebook_settings(data_source: str, data_dir, image_size: int, run_dir, smok
     if smoke:
         phantoms_per_class = min(phantoms_per_class, 30)
     phantom_dir = resolve(None, f"data/phantoms-{image_size}px-{phantoms_per_class}pc-seed{seed}")
+    if os.environ.get(RUN_DIR_ENV) and str(run_dir or "runs/course") == "runs/course":
+        run_dir = os.environ[RUN_DIR_ENV]  # make test: nbval's runs never touch (or reuse) a real run folder
     run_dir = resolve(run_dir, "runs/course")
     run_dir.mkdir(parents=True, exist_ok=True)
     source = data_source

@@ -96,6 +96,15 @@ if SMOKE:
 # The training split (by patient) streams from the decoded cache. `pick_strategy("auto")` takes a
 # Colab TPU, several GPUs (mirrored) or the one device there is; the same cells scale past one device.
 # On a GPU, `GANConfig(mixed_precision="auto")` trains in float16 with loss scaling.
+#
+# **Real X-rays instead of phantoms.** Set `DATA_SOURCE = "chestmnist"` in the parameters cell: the
+# ChestMNIST file downloads without an account (MD5-checked, cached under `data/chestmnist`). Real data
+# is imbalanced (NIH has 28 No Finding images for every Mass), so also set `BALANCED = True`; on a GPU
+# use `IMAGE_SIZE = 128` and more `TRAIN_STEPS`. For the full NIH set use `DATA_SOURCE = "nih"` with
+# `DATA_DIR` pointing at your download. **Keeping a run in Colab:** runtimes are wiped when they
+# disconnect; mount Google Drive (`from google.colab import drive; drive.mount("/content/drive")`) and
+# set `RUN_DIR = "/content/drive/MyDrive/cxr-gan/run"`: rerunning the training cell then resumes from the
+# last checkpoint there.
 
 # %%
 from helpers.preprocess import load_dataset
