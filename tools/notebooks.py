@@ -117,16 +117,27 @@ def module_path(name: str) -> Path:
     return ROOT / "helpers" / f"{name}.py"
 
 
+def _stale(out: Path, text: str) -> bool:
+    """True when ``out`` is missing or does not hold exactly ``text``."""
+    return not out.is_file() or out.read_text() != text
+
+
+def _exports(paths=None):
+    """``(twin, module file, module text)`` for every twin with ``#| export`` cells."""
+    for path in paths or twins():
+        made = exported_module(path)
+        if made is not None:
+            yield path, module_path(made[0]), made[1]
+
+
 def sync(paths=None) -> list[Path]:
     """Write every ``.ipynb`` from its twin; return the files that changed."""
     import nbformat
 
     changed = []
     for path in paths or twins():
-        nb = to_ipynb(path)
-        out = path.with_suffix(".ipynb")
-        text = nbformat.writes(nb) + "\n"
-        if not out.is_file() or out.read_text() != text:
+        out, text = path.with_suffix(".ipynb"), nbformat.writes(to_ipynb(path)) + "\n"
+        if _stale(out, text):
             out.write_text(text)
             changed.append(out)
     return changed
@@ -135,29 +146,18 @@ def sync(paths=None) -> list[Path]:
 def export(paths=None) -> list[Path]:
     """Write every exported module from its notebook's cells; return the files that changed."""
     changed = []
-    for path in paths or twins():
-        made = exported_module(path)
-        if made is None:
-            continue
-        out = module_path(made[0])
-        if not out.is_file() or out.read_text() != made[1]:
-            out.write_text(made[1])
+    for _, out, text in _exports(paths):
+        if _stale(out, text):
+            out.write_text(text)
             changed.append(out)
     return changed
 
 
 def export_problems(paths=None) -> list[str]:
     """Why an exported module differs from the notebook cells it is made of (empty when in step)."""
-    problems = []
-    for path in paths or twins():
-        made = exported_module(path)
-        if made is None:
-            continue
-        out = module_path(made[0])
-        if not out.is_file() or out.read_text() != made[1]:
-            problems.append(f"{out.relative_to(ROOT)} differs from the `{EXPORT}` cells of {path.name}: edit the "
-                            "notebook, not the module, then run `python tools/notebooks.py export`")
-    return problems
+    return [f"{out.relative_to(ROOT)} differs from the `{EXPORT}` cells of {path.name}: edit the notebook, not "
+            "the module, then run `python tools/notebooks.py export`"
+            for path, out, text in _exports(paths) if _stale(out, text)]
 
 
 def main(argv=None) -> int:
