@@ -67,8 +67,10 @@ def compile_classifier(model, steps: int, metrics=None):
 
 def train_classifier(images, labels, val_images=None, val_labels=None, epochs: int = 8,
                      batch_size: int = 64, seed: int = 0, width: int = 32, verbose: int = 0,
-                     augment: bool = True, min_steps: int = 800, pooling: str = "avg"):
+                     augment: bool = True, min_steps: int = 800, pooling: str = "avg", num_classes: int | None = None):
     """Train :func:`build_classifier` on images in [-1, 1] and integer labels; return the model.
+
+    The model has ``num_classes`` outputs (default: the largest label + 1).
 
     ``augment`` adds small random shifts, which keep the classifier from latching onto
     exact pixel positions. Small training sets get more epochs, so that training runs
@@ -86,8 +88,11 @@ def train_classifier(images, labels, val_images=None, val_labels=None, epochs: i
     keras.utils.set_random_seed(seed)
     images = np.asarray(images, np.float32)
     labels = np.asarray(labels, np.int64)
-    num_classes = int(labels.max()) + 1 if labels.size else 7
-    model = build_classifier(images.shape[1], max(num_classes, 7), width, pooling=pooling)
+    if num_classes is None:
+        if not labels.size:
+            raise ValueError("train_classifier needs labelled images (got none) or num_classes")
+        num_classes = int(labels.max()) + 1
+    model = build_classifier(images.shape[1], num_classes, width, pooling=pooling)
     steps_per_epoch = int(np.ceil(len(labels) / batch_size))
     epochs = max(epochs, int(np.ceil(min_steps / max(steps_per_epoch, 1))))
     steps = epochs * steps_per_epoch

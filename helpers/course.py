@@ -2,6 +2,10 @@
 
     python -m helpers.course --profile quick --out runs/quick
     python -m helpers.course --profile full --data-source nih --data-dir /data/nih --out runs/full
+    python -m helpers.course --profile quick --data-source folder --data-dir ../shared/kermany-cxr --out runs/kermany
+
+The default data source is ``auto``: ChestMNIST when it is on disk or downloadable, the offline
+phantoms otherwise (always in the smoke profile); the first lines say which and why.
 
 Executed notebooks go to ``RUN_DIR/executed/``, figures to ``RUN_DIR/figures/``.
 A rerun skips a notebook already executed with the same parameters and the same
@@ -18,6 +22,7 @@ import argparse
 import contextlib
 import datetime
 import hashlib
+import io
 import json
 import logging
 import os
@@ -45,7 +50,7 @@ PROFILES = {
 #: ``auto`` (ChestMNIST when on disk or downloadable, else phantoms; phantoms in smoke mode) and ``folder``
 #: (class folders, needs ``--data-dir``) besides the three named sources.
 DATA_SOURCES = ("phantom", "nih", "chestmnist", "auto", "folder")
-DEFAULT_DATA_SOURCE = "phantom"
+DEFAULT_DATA_SOURCE = "auto"
 
 #: A line a notebook prints that starts with one of these is shown on the console as progress
 #: (throttled like the cell lines), e.g. the training loop's "step 1200/3000: ... ETA 3.4 min".
@@ -239,6 +244,15 @@ def run_course(profile: str = "quick", run_dir="runs/course", data_source: str =
     executed = run_dir / "executed"
     executed.mkdir(parents=True, exist_ok=True)
     params = notebook_parameters(profile, data_source, data_dir, run_dir, seed)
+    if data_source == "auto":  # decide once, visibly; the notebooks read the decision from RUN_DIR/data_source.json
+        from helpers.env import notebook_settings
+
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            notebook_settings("auto", data_dir, params["IMAGE_SIZE"], run_dir, params["SMOKE"],
+                              params["PHANTOMS_PER_CLASS"], seed)
+        for line in printed.getvalue().splitlines():
+            log(f"[data] {line}")
     kernel_env = {**KERNEL_ENV, **os.environ}
     records = []
     previous = previous_stamp = first_rerun = None

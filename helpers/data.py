@@ -249,13 +249,13 @@ def read_nih_metadata(csv_path) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- classes
 
-def check_classes(classes) -> tuple[str, ...]:
-    """Validate class names against NIH's labels; raise with the valid names if one is unknown."""
+def check_classes(classes, known=NIH_LABELS) -> tuple[str, ...]:
+    """Validate class names against ``known`` (NIH's labels); raise with the valid names if one is unknown."""
     classes = tuple(classes)
-    unknown = [c for c in classes if c not in NIH_LABELS]
+    unknown = [c for c in classes if c not in known]
     if unknown:
         raise DataError(f"unknown class name(s) {', '.join(map(repr, unknown))}; "
-                        f"valid names are: {', '.join(NIH_LABELS)}")
+                        f"valid names are: {', '.join(known)}")
     if len(set(classes)) != len(classes):
         raise DataError(f"class names repeat in {classes!r}; list each once")
     return classes
@@ -269,9 +269,13 @@ def select_classes(df: pd.DataFrame, classes=CLASSES, multi_label: bool = False)
     exist, if at least one is among ``classes``; it is assigned the *rarest* of its
     selected findings (so small classes gain images), and its full label string stays
     in ``finding_labels``. Findings outside ``classes`` are ignored then.
+
+    Class names are NIH's labels, or any other label the table's findings hold (a synthetic
+    dataset exported from a generator of class folders, e.g. ``NORMAL``/``PNEUMONIA``).
     """
-    classes = check_classes(classes)
     findings = df["finding_labels"].str.split("|")
+    others = sorted(set(findings.explode().dropna()) - set(NIH_LABELS))
+    classes = check_classes(classes, known=(*NIH_LABELS, *others))
     n_findings = findings.map(len)
     if not multi_label:
         mask = (n_findings == 1) & df["finding_labels"].isin(classes)
@@ -391,9 +395,26 @@ def split_by_patient(df: pd.DataFrame, data_dir=None, val_fraction: float = 0.1,
     return df
 
 
+def patient_ids_known(df: pd.DataFrame) -> bool:
+    """True when every image of a table has a patient id.
+
+    NIH and phantom tables hold integer ids; ChestMNIST has none (-1); class folders hold the
+    id read from the file name, or None where it could not be read.
+    """
+    patients = df["patient"]
+    if patients.isna().any():
+        return False
+    return not pd.api.types.is_numeric_dtype(patients) or bool((patients >= 0).all())
+
+
 def assert_patient_disjoint(df: pd.DataFrame) -> None:
-    """Raise if any patient appears in more than one split."""
-    per_patient = df.groupby("patient")["split"].nunique()
+    """Raise if any patient appears in more than one split (images without a patient id are not checked)."""
+    if "patient" not in df or not len(df):
+        return
+    known = df["patient"].notna()
+    if pd.api.types.is_numeric_dtype(df["patient"]):
+        known &= df["patient"] >= 0
+    per_patient = df[known].groupby("patient")["split"].nunique()
     leaking = per_patient[per_patient > 1]
     if len(leaking):
         raise DataError(f"{len(leaking)} patients appear in several splits (e.g. {list(leaking.index[:5])}); "

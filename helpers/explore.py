@@ -96,7 +96,6 @@ def metadata_summary(meta: pd.DataFrame, classes=CLASSES, labels=None) -> dict:
     co = cooccurrence(meta, labels)
 
     per_patient = meta.groupby("patient").size()
-    hist = per_patient.value_counts().sort_index()
 
     chosen = meta[meta["finding_labels"].isin(classes)]
     groups = dict(tuple(chosen.groupby("finding_labels")))
@@ -120,16 +119,46 @@ def metadata_summary(meta: pd.DataFrame, classes=CLASSES, labels=None) -> dict:
         "imbalance": {"largest": largest, "smallest": smallest,
                       "ratio": _r(present[largest] / present[smallest], 2) if present else None},
         "cooccurrence": {"labels": labels, "counts": co.to_numpy().astype(int).tolist()},
-        "images_per_patient": {
-            "mean": _r(per_patient.mean()), "median": _r(per_patient.median(), 1), "max": int(per_patient.max()),
-            "share_with_follow_ups": _r((per_patient > 1).mean()),
-            "histogram": {"images": [int(k) for k in hist.index], "patients": [int(v) for v in hist.to_numpy()]},
-        },
+        "images_per_patient": _per_patient_summary(per_patient),
         "by_condition": by_cond,
         "age_histogram": {"edges": list(AGE_EDGES), "counts": ages},
         "views": {k: int(v) for k, v in meta["view"].value_counts().sort_index().items()},
         "sexes": {k: int(v) for k, v in meta["sex"].value_counts().sort_index().items()},
     }
+
+
+def _per_patient_summary(per_patient: pd.Series) -> dict:
+    """Mean, median, max images per patient, the share with follow-ups and the histogram."""
+    hist = per_patient.value_counts().sort_index()
+    return {"mean": _r(per_patient.mean()), "median": _r(per_patient.median(), 1), "max": int(per_patient.max()),
+            "share_with_follow_ups": _r((per_patient > 1).mean()),
+            "histogram": {"images": [int(k) for k in hist.index], "patients": [int(v) for v in hist.to_numpy()]}}
+
+
+def table_summary(table: pd.DataFrame, classes) -> dict:
+    """The statistics a dataset table alone supports, for sources without NIH metadata.
+
+    ``table`` is a loaded dataset's ``.table`` (one row per image, its ``condition`` and
+    ``patient``; ``patient`` is -1 where unknown). Gives the keys of
+    :func:`metadata_summary` that need no findings list, ages or views: ``classes``,
+    ``single_label_counts``, ``imbalance`` and ``images``; plus ``patients`` and
+    ``images_per_patient`` when every image has a patient id (class folders with NIH or
+    Kermany file names). Plots draw the missing statistics as "not available".
+    """
+    classes = list(classes)
+    single = {c: int((table["condition"] == c).sum()) for c in classes}
+    present = {c: n for c, n in single.items() if n > 0}
+    largest = max(present, key=present.get) if present else None
+    smallest = min(present, key=present.get) if present else None
+    out = {"images": int(len(table)), "classes": classes, "single_label_counts": single,
+           "imbalance": {"largest": largest, "smallest": smallest,
+                         "ratio": _r(present[largest] / present[smallest], 2) if present else None}}
+    from helpers.data import patient_ids_known
+
+    if len(table) and patient_ids_known(table):
+        per_patient = table.groupby("patient").size()
+        out.update(patients=int(per_patient.size), images_per_patient=_per_patient_summary(per_patient))
+    return out
 
 
 def read_bbox_list(csv_path) -> pd.DataFrame:

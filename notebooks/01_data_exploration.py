@@ -28,7 +28,7 @@
 #
 # **Expected runtime:** about 1 minute on a laptop CPU (a few seconds in smoke mode).
 #
-# **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The offline default data are procedural phantoms made by this course.
+# **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The course's real-radiograph example for class folders is the pediatric pneumonia set of Kermany D, Zhang K, Goldbaum M, *Labeled Optical Coherence Tomography (OCT) and Chest X-Ray Images for Classification*, Mendeley Data v2, 2018 (doi:10.17632/rscbjbr9sj.2, CC BY 4.0; Kermany DS et al., Cell 2018). The offline data are procedural phantoms made by this course.
 #
 # **Not for clinical use.** Synthetic images made in this course are teaching and research material. They must not be used to diagnose, treat or make any decision about a patient.
 
@@ -60,10 +60,12 @@ RUNTIME = describe_runtime()
 # ### Parameters
 #
 # The next cell is tagged `parameters`: papermill replaces these values when the course runner executes the notebook headless (`python -m helpers.course`). `SMOKE = True` (or the environment variable `CXR_GAN_SMOKE=1`) shrinks everything to a seconds-long check.
+#
+# **Which data.** `DATA_SOURCE = "auto"` trains on real chest X-rays (ChestMNIST, NIH images resized by MedMNIST) when they are on disk or downloadable, as in Colab, and on the course's offline phantoms otherwise; the line printed under the next cell says which and why, and every notebook of one run keeps that choice (`RUN_DIR/data_source.json`). Name a source to choose it yourself: `"phantom"`, `"chestmnist"`, `"nih"` (your download, in `DATA_DIR`) or `"folder"`: your own labelled radiographs, one sub-folder per condition (`DATA_DIR/NORMAL/`, `DATA_DIR/PNEUMONIA/`, optionally under `train/`, `val/`, `test/`), as most Kaggle sets come.
 
 # %% tags=["parameters"]
-DATA_SOURCE = "phantom"      # phantom (offline default) | nih | chestmnist
-DATA_DIR = None              # None: a phantom folder under data/ named by size, count and seed, or data/chestmnist
+DATA_SOURCE = "auto"         # auto: ChestMNIST if on disk or downloadable, else phantoms | phantom | nih | chestmnist | folder
+DATA_DIR = None              # None: the source's default folder; nih and folder need one (folder: a sub-folder per condition)
 NIH_METADATA = None          # optional path to a real Data_Entry_2017*.csv: explored even without images
 IMAGE_SIZE = 64              # side of the decoded squares
 SEED = 0                     # random seed for splits and sampling
@@ -72,11 +74,10 @@ SMOKE = False                # True: tiny data, quick check
 PHANTOMS_PER_CLASS = 700     # phantom images per condition when they have to be written
 
 # %%
-from helpers import CLASSES
 from helpers.env import notebook_settings
 
-SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS = notebook_settings(
-    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED)
+SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS, SOURCE = notebook_settings(
+    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True)
 
 # %% [markdown]
 # ## 1. The data and its metadata
@@ -89,7 +90,8 @@ SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS = notebook_settings(
 # %%
 from helpers.preprocess import load_dataset
 
-DATA = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
+DATA = load_dataset(SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
+CLASSES = DATA.classes  # the seven NIH conditions, or the class folders' names for DATA_SOURCE = "folder"
 print("\n".join(DATA.report.lines()))
 
 # %% [markdown]
@@ -102,11 +104,11 @@ from helpers.data import find_metadata, read_nih_metadata
 
 if NIH_METADATA:
     META = read_nih_metadata(NIH_METADATA)
-elif DATA_SOURCE in ("phantom", "nih"):
+elif SOURCE in ("phantom", "nih"):
     META = read_nih_metadata(find_metadata(DATA_DIR))
 else:
-    META = None  # ChestMNIST ships labels only, no patient metadata
-print("no patient metadata for this source" if META is None else f"{len(META):,} metadata rows")
+    META = None  # ChestMNIST ships labels only; class folders have names (and patients read from them)
+print(f"no NIH metadata for {SOURCE}: labels only" if META is None else f"{len(META):,} metadata rows")
 META.head() if META is not None else DATA.table.head()
 
 # %% [markdown]
@@ -122,19 +124,17 @@ META.head() if META is not None else DATA.table.head()
 # %%
 from pathlib import Path
 
-from helpers.explore import metadata_summary, nih_reference_stats
+from helpers.explore import metadata_summary, nih_reference_stats, table_summary
 
 NIH = nih_reference_stats()
-if META is not None:
-    RUN = metadata_summary(META)
-else:  # labels only: the panels that need patients or views say so
-    RUN = {"classes": list(CLASSES),
-           "single_label_counts": {c: int((DATA.table["condition"] == c).sum()) for c in CLASSES}}
-names = {"phantom": "phantoms", "nih": f"NIH, {Path(DATA.report.metadata).name}", "chestmnist": "ChestMNIST"}
-RUN_TITLE = f"this run's data ({Path(NIH_METADATA).name if NIH_METADATA else names[DATA_SOURCE]})"
+# labels only: table_summary gives what the table supports; panels that need ages or views say so
+RUN = metadata_summary(META) if META is not None else table_summary(DATA.table, CLASSES)
+names = {"phantom": "phantoms", "nih": f"NIH, {Path(DATA.report.metadata).name}", "chestmnist": "ChestMNIST",
+         "folder": f"{Path(DATA_DIR).name}, class folders"}
+RUN_TITLE = f"this run's data ({Path(NIH_METADATA).name if NIH_METADATA else names[SOURCE]})"
 print(f"NIH: {NIH['images']:,} images of {NIH['patients']:,} patients")
-print(f"{RUN_TITLE}: " + (f"{RUN['images']:,} images of {RUN['patients']:,} patients" if META is not None
-                          else f"{len(DATA.table):,} single-label images, no patient ids"))
+print(f"{RUN_TITLE}: {RUN['images']:,} images, "
+      + (f"{RUN['patients']:,} patients" if "patients" in RUN else "no patient ids"))
 
 # %% [markdown]
 # ## 2. How rare is each finding?
@@ -214,16 +214,21 @@ plt.show()
 # but 43% have follow-ups and one patient has 184 images. Images of one patient look alike, so
 # **splits must be by patient**, or a test set leaks training anatomy (and a memorisation audit later
 # would be meaningless). The phantoms give each synthetic patient one to eight images that share its
-# anatomy, so they are split by patient too:
+# anatomy, so they are split by patient too. Class folders are split by the patient read from the file
+# names (NIH's `00012345_001.png`, Kermany's `person123_bacteria_456.jpeg`); split folders that put one
+# patient into two splits are re-split, and the loader's report above says how many images moved:
 
 # %%
-from helpers.data import assert_patient_disjoint
+from helpers.data import assert_patient_disjoint, patient_ids_known
 
-if (DATA.table["patient"] >= 0).all():
+if patient_ids_known(DATA.table):
     assert_patient_disjoint(DATA.table)  # raises if a patient crosses splits
     print("patients per split:", DATA.table.groupby("split")["patient"].nunique().to_dict())
+elif SOURCE == "chestmnist":
+    print("no patient ids in ChestMNIST; its official train/val/test split is patient-wise")
 else:
-    print("no patient ids in this source; its official train/val/test split is patient-wise")
+    print(f"{DATA.table['patient'].isna().sum():,} images have no patient id in their file name: "
+          "they were split image by image, and a patient's images may sit in two splits")
 
 # %% [markdown]
 # ## 4. Age, sex and view by condition: shortcut risks
@@ -281,7 +286,7 @@ from helpers.plots import class_grid
 
 rows, labels = DATA.split("train")
 fig = class_grid(DATA.images[np.sort(rows)], DATA.table["label"].to_numpy()[np.sort(rows)], DATA.classes,
-                 per_class=6, seed=SEED, title=f"{DATA_SOURCE} training images, {IMAGE_SIZE}px")
+                 per_class=6, seed=SEED, title=f"{SOURCE} training images, {IMAGE_SIZE}px")
 save_figure(fig, RUN_DIR, "01_samples")
 plt.show()
 

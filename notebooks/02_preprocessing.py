@@ -26,7 +26,7 @@
 #
 # **Expected runtime:** about 1 minute on a laptop CPU (a few seconds in smoke mode).
 #
-# **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The offline default data are procedural phantoms made by this course.
+# **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The course's real-radiograph example for class folders is the pediatric pneumonia set of Kermany D, Zhang K, Goldbaum M, *Labeled Optical Coherence Tomography (OCT) and Chest X-Ray Images for Classification*, Mendeley Data v2, 2018 (doi:10.17632/rscbjbr9sj.2, CC BY 4.0; Kermany DS et al., Cell 2018). The offline data are procedural phantoms made by this course.
 #
 # **Not for clinical use.** Synthetic images made in this course are teaching and research material. They must not be used to diagnose, treat or make any decision about a patient.
 
@@ -58,10 +58,12 @@ RUNTIME = describe_runtime()
 # ### Parameters
 #
 # The next cell is tagged `parameters`: papermill replaces these values when the course runner executes the notebook headless (`python -m helpers.course`). `SMOKE = True` (or the environment variable `CXR_GAN_SMOKE=1`) shrinks everything to a seconds-long check.
+#
+# **Which data.** `DATA_SOURCE = "auto"` trains on real chest X-rays (ChestMNIST, NIH images resized by MedMNIST) when they are on disk or downloadable, as in Colab, and on the course's offline phantoms otherwise; the line printed under the next cell says which and why, and every notebook of one run keeps that choice (`RUN_DIR/data_source.json`). Name a source to choose it yourself: `"phantom"`, `"chestmnist"`, `"nih"` (your download, in `DATA_DIR`) or `"folder"`: your own labelled radiographs, one sub-folder per condition (`DATA_DIR/NORMAL/`, `DATA_DIR/PNEUMONIA/`, optionally under `train/`, `val/`, `test/`), as most Kaggle sets come.
 
 # %% tags=["parameters"]
-DATA_SOURCE = "phantom"      # phantom (offline default) | nih | chestmnist
-DATA_DIR = None              # None: a phantom folder under data/ named by size, count and seed, or data/chestmnist
+DATA_SOURCE = "auto"         # auto: ChestMNIST if on disk or downloadable, else phantoms | phantom | nih | chestmnist | folder
+DATA_DIR = None              # None: the source's default folder; nih and folder need one (folder: a sub-folder per condition)
 IMAGE_SIZE = 64              # side of the decoded squares
 BATCH_SIZE = 64              # batch size of the demo pipeline
 SEED = 0                     # random seed
@@ -75,12 +77,11 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers import CLASSES
 from helpers.env import notebook_settings
 from helpers.plots import save_figure
 
-SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS = notebook_settings(
-    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED)
+SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS, SOURCE = notebook_settings(
+    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True)
 if SMOKE:
     BATCH_SIZE = min(BATCH_SIZE, 16)
 
@@ -96,15 +97,23 @@ if SMOKE:
 #    course crops.
 # 2. **Downscaling.** Sampling every 16th pixel (nearest) aliases fine structure such as rib edges;
 #    an antialiased filter (box reduce, then Lanczos) averages it properly.
+#
+# The original below is a real film when there is one at hand (an NIH download, or the first image of a
+# class folder), else a 512-pixel phantom.
 
 # %%
-from helpers.data import index_images, read_gray8
+from helpers.data import index_images, read_gray8, scan_image_folder
 from helpers.phantoms import render_phantom
 from helpers.preprocess import resize_square
 
-nih_files = index_images(DATA_DIR) if DATA_SOURCE == "nih" else {}
-if nih_files:
-    original = read_gray8(sorted(nih_files.values())[0])
+if SOURCE == "nih":
+    films = sorted(index_images(DATA_DIR).values())
+elif SOURCE == "folder":
+    films = sorted(scan_image_folder(DATA_DIR)["table"]["path"])
+else:
+    films = []
+if films:
+    original = read_gray8(films[0])
 else:  # a high-resolution phantom stands in for a full-size film
     original = render_phantom("Mass", 512, np.random.default_rng(SEED))
 wide = original[original.shape[0] // 8: -original.shape[0] // 8]  # a non-square (4:3) version of it
@@ -141,10 +150,10 @@ from helpers.preprocess import load_dataset
 cache_dir = RUN_DIR / "cache_demo"
 shutil.rmtree(cache_dir, ignore_errors=True)
 t0 = time.perf_counter()
-DATA = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, cache_dir=cache_dir,
+DATA = load_dataset(SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, cache_dir=cache_dir,
                     phantom_per_class=PHANTOMS_PER_CLASS)
 t1 = time.perf_counter()
-DATA = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, cache_dir=cache_dir,
+DATA = load_dataset(SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, cache_dir=cache_dir,
                     phantom_per_class=PHANTOMS_PER_CLASS, progress=False)
 t2 = time.perf_counter()
 print(f"first build: {t1 - t0:.1f} s for {len(DATA.table):,} images; cached reload: {t2 - t1:.2f} s")
@@ -181,25 +190,31 @@ print("batch", images.shape, images.dtype, f"range [{float(images.numpy().min())
 # %% [markdown]
 # ## 5. Balanced sampling
 #
-# The phantoms are balanced by construction, so to see the problem we first subsample the training
-# split to NIH's class mix (60,361 single-label *No Finding* images to 2,139 *Mass*, from the NIH
-# statistics shipped with the course; see notebook 01). Then we count labels over a few batches
+# Real data is imbalanced: NIH has 60,361 single-label *No Finding* images to 2,139 *Mass* (the NIH
+# statistics shipped with the course; see notebook 01). With NIH's seven conditions (phantoms, ChestMNIST,
+# NIH) we first subsample the training split to NIH's class mix, which shows the problem even on the
+# balanced phantoms; a class-folder set keeps its own mix. Then we count labels over a few batches
 # drawn naturally and drawn with `balanced=True`.
 
 # %%
 from helpers.explore import nih_reference_stats
 
 NIH_COUNTS = nih_reference_stats()["single_label_counts"]
+CLASSES = DATA.classes
 rows, labels = DATA.split("train")
-share = np.array([NIH_COUNTS[c] for c in DATA.classes], float)
-share /= share.max()
-have = np.bincount(labels, minlength=len(DATA.classes))
-scale = min(have[c] / share[c] for c in range(len(DATA.classes)) if have[c])  # the largest subsample with NIH's mix
-rng = np.random.default_rng(SEED)
-keep = np.concatenate([rng.choice(rows[labels == c], max(1, min(have[c], int(share[c] * scale))), replace=False)
-                       for c in range(len(DATA.classes)) if have[c]])
-imbalanced = DATA.subset(np.sort(keep))
-print("imbalanced training set per class:", np.bincount(imbalanced.table["label"], minlength=len(CLASSES)))
+have = np.bincount(labels, minlength=len(CLASSES))
+if set(CLASSES) <= set(NIH_COUNTS):
+    share = np.array([NIH_COUNTS[c] for c in CLASSES], float)
+    share /= share.max()
+    scale = min(have[c] / share[c] for c in range(len(CLASSES)) if have[c])  # the largest subsample with NIH's mix
+    rng = np.random.default_rng(SEED)
+    keep = np.concatenate([rng.choice(rows[labels == c], max(1, min(have[c], int(share[c] * scale))), replace=False)
+                           for c in range(len(CLASSES)) if have[c]])
+    imbalanced = DATA.subset(np.sort(keep))
+else:  # a class-folder set: its own mix
+    imbalanced = DATA
+print("training images per class:", dict(zip(CLASSES, np.bincount(imbalanced.split("train")[1],
+                                                                   minlength=len(CLASSES)).tolist())))
 
 def label_histogram(ds, batches):
     counts = np.zeros(len(CLASSES), int)
@@ -271,7 +286,7 @@ plt.show()
 #     cache = RUN_DIR / f"cache_workers_{workers}"
 #     shutil.rmtree(cache, ignore_errors=True)
 #     t0 = time.perf_counter()
-#     load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, cache_dir=cache, workers=workers,
+#     load_dataset(SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, cache_dir=cache, workers=workers,
 #                  phantom_per_class=PHANTOMS_PER_CLASS, progress=False)
 #     print(f"{workers} worker(s): {time.perf_counter() - t0:.1f} s")
 #

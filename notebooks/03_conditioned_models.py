@@ -26,7 +26,7 @@
 #
 # **Expected runtime:** about 2 minutes on a laptop CPU (under a minute in smoke mode).
 #
-# **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The offline default data are procedural phantoms made by this course.
+# **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The course's real-radiograph example for class folders is the pediatric pneumonia set of Kermany D, Zhang K, Goldbaum M, *Labeled Optical Coherence Tomography (OCT) and Chest X-Ray Images for Classification*, Mendeley Data v2, 2018 (doi:10.17632/rscbjbr9sj.2, CC BY 4.0; Kermany DS et al., Cell 2018). The offline data are procedural phantoms made by this course.
 #
 # **Not for clinical use.** Synthetic images made in this course are teaching and research material. They must not be used to diagnose, treat or make any decision about a patient.
 
@@ -58,10 +58,12 @@ RUNTIME = describe_runtime()
 # ### Parameters
 #
 # The next cell is tagged `parameters`: papermill replaces these values when the course runner executes the notebook headless (`python -m helpers.course`). `SMOKE = True` (or the environment variable `CXR_GAN_SMOKE=1`) shrinks everything to a seconds-long check.
+#
+# **Which data.** `DATA_SOURCE = "auto"` trains on real chest X-rays (ChestMNIST, NIH images resized by MedMNIST) when they are on disk or downloadable, as in Colab, and on the course's offline phantoms otherwise; the line printed under the next cell says which and why, and every notebook of one run keeps that choice (`RUN_DIR/data_source.json`). Name a source to choose it yourself: `"phantom"`, `"chestmnist"`, `"nih"` (your download, in `DATA_DIR`) or `"folder"`: your own labelled radiographs, one sub-folder per condition (`DATA_DIR/NORMAL/`, `DATA_DIR/PNEUMONIA/`, optionally under `train/`, `val/`, `test/`), as most Kaggle sets come.
 
 # %% tags=["parameters"]
-DATA_SOURCE = "phantom"      # phantom (offline default) | nih | chestmnist
-DATA_DIR = None              # None: a phantom folder under data/ named by size, count and seed
+DATA_SOURCE = "auto"         # auto: ChestMNIST if on disk or downloadable, else phantoms | phantom | nih | chestmnist | folder
+DATA_DIR = None              # None: the source's default folder; nih and folder need one (folder: a sub-folder per condition)
 IMAGE_SIZE = 64              # 64, 128 or 256
 LATENT_DIM = 64              # size of the noise vector z
 G_WIDTH = 16                 # generator channels at full resolution (doubling per halving)
@@ -83,10 +85,15 @@ from helpers import CLASSES
 from helpers.env import notebook_settings
 from helpers.plots import save_figure
 
-SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS = notebook_settings(
-    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED)
+SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS, SOURCE = notebook_settings(
+    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True)
 if SMOKE:
     TOY_STEPS, DEMO_STEPS = min(TOY_STEPS, 200), min(DEMO_STEPS, 4)
+if SOURCE == "folder":  # your own class folders: their names are the conditions
+    from helpers.data import scan_image_folder
+
+    CLASSES = tuple(scan_image_folder(DATA_DIR)["classes"])
+print("conditions:", ", ".join(CLASSES))
 
 # %% [markdown]
 # ## 1. What a GAN is, on a toy you can train in seconds
@@ -573,7 +580,7 @@ discriminator.summary(line_length=100)
 # ## 4. A forward pass, shape by shape, and the hinge loss
 #
 # Noise `z` of shape `(B, LATENT_DIM)` and integer labels `(B,)` go in; images in [-1, 1] come out.
-# The discriminator returns one realism logit per image and, from its auxiliary head, seven class logits.
+# The discriminator returns one realism logit per image and, from its auxiliary head, one logit per condition (seven for NIH's).
 #
 # The course trains these networks with the **hinge loss** (notebook 04 writes it):
 # $L_D = \mathbb{E}[\max(0, 1 - D(x))] + \mathbb{E}[\max(0, 1 + D(G(z)))]$ and $L_G = -\mathbb{E}[D(G(z))]$.
@@ -614,8 +621,8 @@ pd.DataFrame(rows).set_index("size")
 # %% [markdown]
 # ## 5. Where the label acts
 #
-# Same noise, seven labels. Untrained, the generator's per-class scales and shifts are zero, so the
-# label acts only through the input embedding: the seven images differ a little. The discriminator's
+# Same noise, every label. Untrained, the generator's per-class scales and shifts are zero, so the
+# label acts only through the input embedding: the images differ a little. The discriminator's
 # projection term, though, already gives each label a different score for the same image. Training
 # (next section, and notebook 04) is what makes both matter.
 
@@ -624,7 +631,7 @@ from helpers.plots import sample_sheet
 
 same_z = tf.repeat(z[:1], len(CLASSES), axis=0)
 images = generator([same_z, labels]).numpy()
-fig = sample_sheet(images, CLASSES, rows=1, title="untrained projection generator: one z, seven labels")
+fig = sample_sheet(images, CLASSES, rows=1, title="untrained projection generator: one z, every label")
 plt.show()
 scores = [float(discriminator([fake[:1], tf.constant([c])])[0][0, 0]) for c in range(len(CLASSES))]
 print("discriminator realism score of one image under each label:", np.round(scores, 3))
@@ -635,7 +642,7 @@ print("discriminator realism score of one image under each label:", np.round(sco
 # `helpers.training.train` trains either design with notebook 04's `train_step` (built from these
 # networks). After a few minutes on a CPU, neither draws convincing radiographs yet; what to look at
 # is whether the columns (conditions) start to differ. The maps show, per condition, the mean absolute
-# difference from the *No Finding* image drawn from the same noise.
+# difference from the first condition's image (*No Finding* for NIH) drawn from the same noise.
 
 # %%
 from helpers.config import GANConfig
@@ -643,7 +650,7 @@ from helpers.generate import generate_images
 from helpers.preprocess import load_dataset
 from helpers.training import train
 
-data = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
+data = load_dataset(SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
 trained = {}
 for conditioning in ("concat", "projection"):
     config = GANConfig(image_size=IMAGE_SIZE, latent_dim=LATENT_DIM, g_width=G_WIDTH, d_width=D_WIDTH,
@@ -665,7 +672,7 @@ for r, (name, gan) in enumerate(trained.items()):
         if r == 0:
             axes[r, c].set_title(CLASSES[c], fontsize=8)
     axes[r, 0].set_ylabel(name)
-fig.suptitle("mean |G(z, condition) - G(z, No Finding)| over 16 noise vectors")
+fig.suptitle(f"mean |G(z, condition) - G(z, {CLASSES[0]})| over 16 noise vectors")
 fig.tight_layout()
 save_figure(fig, RUN_DIR, "03_label_effect")
 plt.show()

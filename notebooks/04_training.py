@@ -26,7 +26,7 @@
 #
 # **Expected runtime:** about 8 minutes on a 2-core CPU for the default 3,000 training steps (the training cell prints its estimate), plus about 2 minutes for the judge classifier; under a minute in smoke mode. On a Colab T4 GPU use `IMAGE_SIZE = 128` and more steps.
 #
-# **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The offline default data are procedural phantoms made by this course.
+# **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The course's real-radiograph example for class folders is the pediatric pneumonia set of Kermany D, Zhang K, Goldbaum M, *Labeled Optical Coherence Tomography (OCT) and Chest X-Ray Images for Classification*, Mendeley Data v2, 2018 (doi:10.17632/rscbjbr9sj.2, CC BY 4.0; Kermany DS et al., Cell 2018). The offline data are procedural phantoms made by this course.
 #
 # **Not for clinical use.** Synthetic images made in this course are teaching and research material. They must not be used to diagnose, treat or make any decision about a patient.
 
@@ -58,16 +58,18 @@ RUNTIME = describe_runtime()
 # ### Parameters
 #
 # The next cell is tagged `parameters`: papermill replaces these values when the course runner executes the notebook headless (`python -m helpers.course`). `SMOKE = True` (or the environment variable `CXR_GAN_SMOKE=1`) shrinks everything to a seconds-long check.
+#
+# **Which data.** `DATA_SOURCE = "auto"` trains on real chest X-rays (ChestMNIST, NIH images resized by MedMNIST) when they are on disk or downloadable, as in Colab, and on the course's offline phantoms otherwise; the line printed under the next cell says which and why, and every notebook of one run keeps that choice (`RUN_DIR/data_source.json`). Name a source to choose it yourself: `"phantom"`, `"chestmnist"`, `"nih"` (your download, in `DATA_DIR`) or `"folder"`: your own labelled radiographs, one sub-folder per condition (`DATA_DIR/NORMAL/`, `DATA_DIR/PNEUMONIA/`, optionally under `train/`, `val/`, `test/`), as most Kaggle sets come.
 
 # %% tags=["parameters"]
-DATA_SOURCE = "phantom"      # phantom (offline default) | nih | chestmnist
-DATA_DIR = None              # None: a phantom folder under data/ named by size, count and seed
+DATA_SOURCE = "auto"         # auto: ChestMNIST if on disk or downloadable, else phantoms | phantom | nih | chestmnist | folder
+DATA_DIR = None              # None: the source's default folder; nih and folder need one (folder: a sub-folder per condition)
 IMAGE_SIZE = 64              # 64, 128 or 256
 BATCH_SIZE = 32              # global batch size (split across GPUs/TPU cores)
 TRAIN_STEPS = 3000           # optimiser steps (one D and one G update each); the result depends on this
 TRAIN_MINUTES = None         # optional wall-clock cap in minutes (None: no cap; results then vary by machine)
 CONDITIONING = "projection"  # projection (recommended) | concat (the prototype's)
-BALANCED = False             # class-balanced sampling (turn on for real NIH data)
+BALANCED = None              # class-balanced sampling; None: on when the training classes are imbalanced (real data)
 SAMPLE_EVERY = 7             # show a sample grid every this many epochs (and at step 0)
 JUDGE = "auto"               # auto: the shipped judge when it was trained on this very data, else train one | train
 SEED = 0
@@ -80,12 +82,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers import CLASSES
 from helpers.env import notebook_settings
 from helpers.plots import save_figure
 
-SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS = notebook_settings(
-    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED)
+SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS, SOURCE = notebook_settings(
+    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True)
 GAN_DIR = RUN_DIR / "gan"
 if SMOKE:
     TRAIN_STEPS, BATCH_SIZE, SAMPLE_EVERY = 12, 16, 1
@@ -97,11 +98,13 @@ if SMOKE:
 # Colab TPU, several GPUs (mirrored) or the one device there is; the same cells scale past one device.
 # On a GPU, `GANConfig(mixed_precision="auto")` trains in float16 with loss scaling.
 #
-# **Real X-rays instead of phantoms.** Set `DATA_SOURCE = "chestmnist"` in the parameters cell: the
-# ChestMNIST file downloads without an account (MD5-checked, cached under `data/chestmnist`). Real data
-# is imbalanced (NIH has 28 No Finding images for every Mass), so also set `BALANCED = True`; on a GPU
-# use `IMAGE_SIZE = 128` and more `TRAIN_STEPS`. For the full NIH set use `DATA_SOURCE = "nih"` with
-# `DATA_DIR` pointing at your download. **Keeping a run in Colab:** runtimes are wiped when they
+# **Real X-rays or phantoms.** With `DATA_SOURCE = "auto"` this notebook trains on ChestMNIST when it
+# can be downloaded (MD5-checked, cached under `data/chestmnist`), on the phantoms otherwise; the line
+# under the parameters says which. Real data is imbalanced (NIH has 28 *No Finding* images for every
+# *Mass*), so `BALANCED = None` turns class-balanced sampling on whenever the training classes are
+# unequal, and off for the balanced phantoms. On a GPU use `IMAGE_SIZE = 128` and more `TRAIN_STEPS`.
+# For the full NIH set use `DATA_SOURCE = "nih"` with `DATA_DIR` pointing at your download; for your
+# own labelled radiographs, `DATA_SOURCE = "folder"` (one sub-folder per condition). **Keeping a run in Colab:** runtimes are wiped when they
 # disconnect; mount Google Drive (`from google.colab import drive; drive.mount("/content/drive")`) and
 # set `RUN_DIR = "/content/drive/MyDrive/cxr-gan/run"`: rerunning the training cell then resumes from the
 # last checkpoint there.
@@ -110,11 +113,17 @@ if SMOKE:
 from helpers.preprocess import load_dataset
 from helpers.training import pick_strategy
 
-data = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
+data = load_dataset(SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
+CLASSES = data.classes
 strategy = pick_strategy("auto")
+train_counts = np.bincount(data.split("train")[1], minlength=len(CLASSES))
+if BALANCED is None:
+    BALANCED = bool(train_counts.max() > 1.5 * train_counts.min())
 steps_per_epoch = len(data.split("train")[0]) // BATCH_SIZE
 print(f"{len(data.split('train')[0]):,} training images, {steps_per_epoch} steps per epoch | "
       f"replicas: {strategy.num_replicas_in_sync}")
+print("per condition:", dict(zip(CLASSES, train_counts.tolist())),
+      f"| balanced sampling {'on' if BALANCED else 'off'}")
 
 # %% [markdown]
 # ## 2. The GAN, cell by cell
@@ -523,7 +532,7 @@ log = pd.read_csv(GAN_DIR / "losses.csv")
 panels = [("realism losses", ["d_loss", "g_loss"]), ("auxiliary classifier", ["aux_real", "aux_fake"]),
           ("discriminator accuracy", ["d_acc_real", "d_acc_fake"]), ("other", ["r1", "augment_p"])]
 panels = [(title, [c for c in cols if c in log and log[c].nunique() > 1]) for title, cols in panels]
-panels = [(title, cols) for title, cols in panels if cols]
+panels = [(title, cols) for title, cols in panels if cols] or [("realism losses", ["d_loss", "g_loss"])]
 fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.8), squeeze=False)
 for ax, (title, cols) in zip(axes[0], panels):
     for col in cols:
@@ -556,7 +565,7 @@ x_train, y_train = data.arrays("train")
 x_test, y_test = data.arrays("test")
 shipped = pretrained_paths(IMAGE_SIZE) if IMAGE_SIZE == 64 else None
 trained_on = json.loads(shipped["info"].read_text()) if shipped else {}
-same_data = (DATA_SOURCE, PHANTOMS_PER_CLASS, SEED, IMAGE_SIZE) == (
+same_data = (SOURCE, PHANTOMS_PER_CLASS, SEED, IMAGE_SIZE) == (
     trained_on.get("data_source"), trained_on.get("phantoms_per_class"), trained_on.get("seed"),
     trained_on.get("image_size"))
 if JUDGE == "auto" and same_data:
@@ -564,7 +573,7 @@ if JUDGE == "auto" and same_data:
     print(f"judge: the shipped one, trained on the real training split of this same data ({trained_on['judge']})")
 else:
     judge = train_classifier(to_model_range(x_train), y_train, epochs=2 if SMOKE else 10, seed=SEED,
-                             min_steps=0 if SMOKE else 800)
+                             num_classes=len(CLASSES), min_steps=0 if SMOKE else 800)
     print("judge: trained now on the real training split")
 judge.save(RUN_DIR / "judge_classifier.keras")
 judge_accuracy = float((predict_classes(judge, to_model_range(x_test)).argmax(1) == y_test).mean())
@@ -615,7 +624,7 @@ print(f"Within a condition, generated pairs have MS-SSIM {np.nanmean(similarity_
 metrics = {"label_fidelity": fidelity["fidelity"], "per_class_fidelity": fidelity["per_class"],
            "judge_accuracy_real_test": judge_accuracy, "generated_per_class": per_class,
            "ms_ssim_generated": similarity_gen, "ms_ssim_real": similarity_real, "image_size": IMAGE_SIZE,
-           "data_source": DATA_SOURCE, "train_steps": int(gan.step.numpy()),
+           "data_source": SOURCE, "classes": list(CLASSES), "train_steps": int(gan.step.numpy()),
            "judge": "course CNN trained on the real training split"}
 (RUN_DIR / "training_metrics.json").write_text(json.dumps(metrics, indent=1))
 
@@ -635,7 +644,7 @@ plt.show()
 # |---|---|---|
 # | **mode collapse** | rows of a sample column look alike; generated MS-SSIM well above real | lower `aux_weight`, minibatch standard deviation in D (`d_mbstd=True`), LeCam regularisation (`lecam_weight`), more augmentation or ADA, `g_norm="pixel"`; R1 (`r1_gamma`) |
 # | **discriminator overpowers** | `d_loss` → 0, both accuracies → 1, `g_loss` climbs, samples stop improving; the guard may stop the run | augmentation (raise `augment_p`), lower `d_lr`, R1 penalty, a smaller discriminator |
-# | **condition ignored** | columns look alike; label fidelity near chance (14%); the confusion matrix has one full column | projection discriminator and conditional normalisation (notebook 03), the auxiliary classifier, check the labels in the pipeline |
+# | **condition ignored** | columns look alike; label fidelity near chance (one over the number of conditions: 14% for seven); the confusion matrix has one full column | projection discriminator and conditional normalisation (notebook 03), the auxiliary classifier, check the labels in the pipeline |
 # | **some conditions drawn as others** | low fidelity for small findings (Nodule) while `aux_fake` is low | the generator fools the auxiliary classifier: `aux_fake_class=True` teaches that head a "generated" class; more augmentation makes it harder to fool |
 # | **NaN losses** | the guard stops with "non-finite" | lower learning rates; under mixed precision keep the output layers in float32 (they are) |
 #
@@ -653,7 +662,7 @@ from helpers.data import load_nih
 n_per_class = 5 if SMOKE else 50
 subprocess.run([sys.executable, "-m", "helpers.generate", str(GAN_DIR / "generator.keras"),
                 "--per-class", str(n_per_class), "--out", str(RUN_DIR / "synthetic"), "--seed", str(SEED)], check=True)
-synthetic, report = load_nih(RUN_DIR / "synthetic", verbose=False)
+synthetic, report = load_nih(RUN_DIR / "synthetic", classes=CLASSES, verbose=False)
 synthetic["condition"].value_counts()
 
 # %% [markdown]
@@ -720,7 +729,7 @@ synthetic["condition"].value_counts()
 # <details><summary>Solution</summary>
 #
 # Set `DATA_SOURCE = "chestmnist"` (downloads without an account), `IMAGE_SIZE = 128`,
-# `BALANCED = True`, `TRAIN_STEPS = 20000` and a new `RUN_DIR`. Section 5's table names the weakest
+# `BALANCED = True` (what `None` picks on this data anyway), `TRAIN_STEPS = 20000` and a new `RUN_DIR`. Section 5's table names the weakest
 # condition; on real X-rays it is usually one of the small, subtle findings (Nodule, Mass, or
 # Pneumothorax, whose sign is a thin line), which a 128 px image barely resolves and which the judge
 # also recognises worst on real images: compare its real-test accuracy per condition.

@@ -27,7 +27,7 @@
 #
 # **Expected runtime:** about 4 minutes on a 2-core CPU at 64 px (the utility study is most of it); under a minute in smoke mode. It needs the generator and judge that notebook 04 wrote into `RUN_DIR`.
 #
-# **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The offline default data are procedural phantoms made by this course.
+# **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The course's real-radiograph example for class folders is the pediatric pneumonia set of Kermany D, Zhang K, Goldbaum M, *Labeled Optical Coherence Tomography (OCT) and Chest X-Ray Images for Classification*, Mendeley Data v2, 2018 (doi:10.17632/rscbjbr9sj.2, CC BY 4.0; Kermany DS et al., Cell 2018). The offline data are procedural phantoms made by this course.
 #
 # **Not for clinical use.** Synthetic images made in this course are teaching and research material. They must not be used to diagnose, treat or make any decision about a patient.
 
@@ -59,10 +59,12 @@ RUNTIME = describe_runtime()
 # ### Parameters
 #
 # The next cell is tagged `parameters`: papermill replaces these values when the course runner executes the notebook headless (`python -m helpers.course`). `SMOKE = True` (or the environment variable `CXR_GAN_SMOKE=1`) shrinks everything to a seconds-long check.
+#
+# **Which data.** `DATA_SOURCE = "auto"` trains on real chest X-rays (ChestMNIST, NIH images resized by MedMNIST) when they are on disk or downloadable, as in Colab, and on the course's offline phantoms otherwise; the line printed under the next cell says which and why, and every notebook of one run keeps that choice (`RUN_DIR/data_source.json`). Name a source to choose it yourself: `"phantom"`, `"chestmnist"`, `"nih"` (your download, in `DATA_DIR`) or `"folder"`: your own labelled radiographs, one sub-folder per condition (`DATA_DIR/NORMAL/`, `DATA_DIR/PNEUMONIA/`, optionally under `train/`, `val/`, `test/`), as most Kaggle sets come.
 
 # %% tags=["parameters"]
-DATA_SOURCE = "phantom"      # phantom (offline default) | nih | chestmnist: the data notebook 04 trained on
-DATA_DIR = None              # None: the default folder for DATA_SOURCE (as in notebook 04)
+DATA_SOURCE = "auto"         # auto: ChestMNIST if on disk or downloadable, else phantoms | phantom | nih | chestmnist | folder
+DATA_DIR = None              # None: the source's default folder; nih and folder need one (folder: a sub-folder per condition)
 IMAGE_SIZE = 64
 RUN_DIR = "runs/course"      # where notebook 04 wrote gan/generator.keras and judge_classifier.keras
 GENERATOR = "auto"           # auto: RUN_DIR's generator if notebook 04 made one, else the shipped one | run | pretrained | a path
@@ -84,15 +86,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers import CLASSES
 from helpers.env import notebook_settings
 from helpers.plots import save_figure
 
-SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS = notebook_settings(
-    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED)
+SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS, SOURCE = notebook_settings(
+    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True)
 if SMOKE:
     GENERATED_PER_CLASS, UTILITY_SEEDS, UTILITY_STEPS, UTILITY_RATIOS = 20, 2, 20, [1.0]
-NUM_CLASSES = len(CLASSES)
 
 # %% [markdown]
 # ## 0. What is compared with what
@@ -106,8 +106,8 @@ NUM_CLASSES = len(CLASSES)
 # | **real test split** (patient-disjoint) | scoring the judge, the utility classifiers, realism, the audit's threshold | training anything |
 #
 # The judge is the classifier notebook 04 trained on the real training split only. The GAN's settings
-# were tuned on phantom runs like this one, so on phantoms these numbers are a best case; on NIH data
-# they are a fresh test. Every number below carries its sample size, image size and feature extractor.
+# were tuned on phantom runs like this one, so on phantoms these numbers are a best case; on real radiographs
+# (ChestMNIST, NIH, your class folders) they are a fresh test. Every number below carries its sample size, image size and feature extractor.
 
 # %% [markdown]
 # ### Which generator and judge
@@ -125,7 +125,8 @@ import keras
 from helpers.generate import load_generator, pretrained_paths
 from helpers.preprocess import load_dataset
 
-data = load_dataset(DATA_SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
+data = load_dataset(SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
+CLASSES, NUM_CLASSES = data.classes, len(data.classes)
 run_generator, run_judge = RUN_DIR / "gan" / "generator.keras", RUN_DIR / "judge_classifier.keras"
 choice = GENERATOR if GENERATOR in ("run", "pretrained") else "path"
 if GENERATOR == "auto":
@@ -136,7 +137,7 @@ if choice == "pretrained":
     trained_on = json.loads(shipped["info"].read_text())
     print(f"Evaluating the SHIPPED generator ({trained_on['description']}); notebook 04's output was not found in "
           f"{RUN_DIR}.")
-    if (DATA_SOURCE, PHANTOMS_PER_CLASS, SEED) != (trained_on["data_source"], trained_on["phantoms_per_class"],
+    if (SOURCE, PHANTOMS_PER_CLASS, SEED) != (trained_on["data_source"], trained_on["phantoms_per_class"],
                                                    trained_on["seed"]):
         print(f"  Note: it was trained on {trained_on['data_source']} data ({trained_on['phantoms_per_class']} per "
               f"class, seed {trained_on['seed']}), not on this notebook's data, so the memorisation audit below "
@@ -154,6 +155,10 @@ judge = keras.saving.load_model(judge_path, safe_mode=True)
 if generator_meta["image_size"] != IMAGE_SIZE:
     raise ValueError(f"{generator_path} makes {generator_meta['image_size']} px images but IMAGE_SIZE={IMAGE_SIZE}; "
                      "set IMAGE_SIZE to match")
+if tuple(generator_meta["classes"]) != tuple(CLASSES):
+    raise ValueError(f"{generator_path} draws {', '.join(generator_meta['classes'])}, but this data's conditions are "
+                     f"{', '.join(CLASSES)}: run notebook 04 on this data first (same RUN_DIR), or evaluate on the "
+                     "data the generator was trained on")
 print(f"generator: {generator_meta['step']:,} training steps, {generator_meta['weights']}")
 
 # %%
@@ -216,10 +221,12 @@ plt.show()
 # ## 3. Realism: FID, KID, precision/recall, density/coverage
 #
 # All four compare *feature vectors*, so the extractor is part of the number. The offline extractor is
-# the judge's 128-d `features` layer: it knows chest images (phantoms here) but was trained on the real
+# the judge's 128-d `features` layer: it knows the images of this run's data but was trained on the real
 # training split, which is why the real-versus-real reference below uses the **validation** split
-# against the test split, never training images. FID and KID both grow as samples shrink, so the
-# generated set is subsampled to the reference's size; compare rows, not papers.
+# against the test split, never training images. FID and KID both grow as samples shrink, and both
+# count a different class mix as a difference, so the generated set has the same size and the same
+# conditions, image for image, as the validation images it stands in for (real data is imbalanced,
+# the generated sets of the other sections are balanced); compare rows, not papers.
 #
 # - **FID** / **KID**: distance between the two feature distributions (0 = identical; KID is unbiased).
 # - **precision**: share of generated images that fall inside the real data's manifold (fidelity of each image).
@@ -243,13 +250,13 @@ if EXTRACTOR in ("both", "inception"):
         print(f"InceptionV3 skipped: {exc}")
 
 rng = np.random.default_rng(SEED)
-n_ref = min(len(y_val), len(y_gen))
-gen_rows = rng.choice(len(y_gen), n_ref, replace=False)
+n_ref = min(len(y_val), 2000)
 val_rows = rng.choice(len(y_val), n_ref, replace=False)
+x_gen_like_val = generate_images(generator, y_val[val_rows], seed=SEED + 2)  # same conditions as the val rows
 realism_rows = []
 for name, extractor in extractors.items():
     f_test = extract_features(extractor, x_test)
-    for comparison, x in (("real val vs real test", x_val[val_rows]), ("generated vs real test", x_gen[gen_rows])):
+    for comparison, x in (("real val vs real test", x_val[val_rows]), ("generated vs real test", x_gen_like_val)):
         row = realism(f_test, extract_features(extractor, x), kid_subset_size=min(1000, n_ref, len(f_test)), seed=SEED)
         realism_rows.append({"extractor": name, "comparison": comparison, "image_size": IMAGE_SIZE, **row})
 pd.DataFrame(realism_rows).drop(columns=["image_size", "k", "feature_dim"]).round(4)
@@ -351,8 +358,8 @@ plt.show()
 # nearest training image, and compare with how near *unseen* real test images come to the training
 # set. The threshold is the distance that only 1% of test images get under; if the generator does not
 # copy, about 1% of generated images get under it too. Done in pixel space and in the judge's feature
-# space. Phantoms are synthetic patients, so here this is a demonstration of the method; on NIH data
-# it is the check that matters.
+# space. On phantoms (synthetic patients) this demonstrates the method; on real radiographs it is the
+# check that matters, since a copied training image is a copied patient.
 
 # %%
 from helpers.evaluate import memorisation_audit
@@ -395,7 +402,7 @@ from IPython.display import Markdown, display
 from helpers.evaluate import write_report
 
 metrics = {
-    "data_source": DATA_SOURCE, "image_size": IMAGE_SIZE, "classes": list(CLASSES), "seed": SEED, "smoke": SMOKE,
+    "data_source": SOURCE, "image_size": IMAGE_SIZE, "classes": list(CLASSES), "seed": SEED, "smoke": SMOKE,
     "setup": {"generator": f"{generator_path} ({generator_meta['step']} steps, EMA weights)",
               "generated_per_condition": GENERATED_PER_CLASS,
               "real_images": f"train {len(y_train)}, val {len(y_val)}, test {len(y_test)} (patient-disjoint)"},

@@ -9,6 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parent.parent
 NIH_SAMPLE = ROOT.parent / "shared" / "nih-sample"
+KERMANY = ROOT.parent / "shared" / "kermany-cxr"
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 import helpers.course as course
+from conftest import KERMANY, ROOT
 from helpers.course import PROFILES, main, notebook_parameters, run_course
 
 
@@ -32,7 +33,8 @@ def test_runs_skips_and_forces(tmp_path):
     assert stamp["source_sha256"] == course.notebook_fingerprint(nb) and stamp["upstream_sha256"] is None
     assert run_course("smoke", tmp_path / "run", notebooks=[nb], log=lines.append)[0]["status"] == "skipped"
     assert run_course("smoke", tmp_path / "run", notebooks=[nb], force=True, log=lines.append)[0]["status"] == "done"
-    assert [line.split(" ...")[0] for line in lines if not line.startswith("[done]")] == [
+    assert lines[0].startswith("[data] DATA_SOURCE auto -> phantom") and "smoke mode" in lines[0]  # the default
+    assert [line.split(" ...")[0] for line in lines if line.startswith(("[run ", "[skip]", "       "))] == [
         "[run ] 01_tiny.ipynb (no finished run yet)",
         "[skip] 01_tiny.ipynb: unchanged and already executed with these parameters (--force reruns)",
         "[run ] 01_tiny.ipynb (--force)"]  # and no progress lines: the notebook ends within PROGRESS_EVERY_S
@@ -128,8 +130,6 @@ def test_failure_names_notebook_and_cell(tmp_path):
 @pytest.mark.notebook
 def test_smoke_course_end_to_end(tmp_path, capsys):
     """The whole course (notebooks 01-05) through the runner, as CI's smoke profile."""
-    from conftest import ROOT
-
     out = tmp_path / "smoke"
     assert main(["--profile", "smoke", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -146,6 +146,7 @@ def test_smoke_course_end_to_end(tmp_path, capsys):
     assert {"fidelity", "realism", "diversity", "utility", "memorisation"} <= set(metrics)
     assert "## Private: memorisation audit" in (out / "report.md").read_text()
     assert f"report: {out / 'report.md'}" in printed and "headline" in printed
+    assert "[data] DATA_SOURCE auto -> phantom" in printed  # the default source, offline in smoke mode
     assert not list((ROOT / "notebooks").glob("*.params.json"))  # nothing written beside the sources
 
     # notebook 05 alone, on a fresh RUN_DIR, as from its Colab badge: it evaluates the shipped generator
@@ -155,6 +156,46 @@ def test_smoke_course_end_to_end(tmp_path, capsys):
     executed = (fresh / "executed" / "05_evaluation.ipynb").read_text()
     assert "Evaluating the SHIPPED generator" in executed
     assert json.loads((fresh / "metrics.json").read_text())["headline"]["label_fidelity"] > 0.5
+
+
+@pytest.mark.notebook
+def test_auto_without_network_says_phantoms_and_why(tmp_path, monkeypatch):
+    """`make course` offline: the default source resolves to the phantoms, once, with the reason on the console."""
+    import socket
+
+    import helpers.data as data_module
+
+    def refuse(*args, **kwargs):
+        raise OSError("no network in this test")
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(data_module, "_AUTO_CHOICES", {})
+    monkeypatch.delenv("CXR_GAN_OFFLINE", raising=False)
+    nb = _tiny_notebook(tmp_path / "01_tiny.ipynb")
+    lines = []
+    run_course("quick", tmp_path / "run", notebooks=[nb], log=lines.append)
+    data_lines = [line for line in lines if line.startswith("[data]")]
+    assert "DATA_SOURCE auto -> phantom" in data_lines[0] and "no network in this test" in data_lines[0]
+    assert "DATA_SOURCE=auto -> phantom" in data_lines[-1]
+    assert json.loads((tmp_path / "run" / "data_source.json").read_text())["source"] == "phantom"
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(not KERMANY.is_dir(), reason=f"real radiographs in class folders not found at {KERMANY}")
+def test_smoke_course_on_real_class_folders(tmp_path, capsys):
+    """The whole course on real pediatric radiographs (two class folders, split folders that mix patients)."""
+    out = tmp_path / "kermany"
+    assert main(["--profile", "smoke", "--data-source", "folder", "--data-dir", str(KERMANY), "--out", str(out)]) == 0
+    log = json.loads((out / "course_log.json").read_text())
+    assert [r["status"] for r in log["notebooks"]] == ["done"] * 5
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["classes"] == ["NORMAL", "PNEUMONIA"] and metrics["data_source"] == "folder"
+    assert len(metrics["fidelity"]["generated"]["per_class_auroc"]) == 2
+    assert json.loads((out / "training_metrics.json").read_text())["classes"] == ["NORMAL", "PNEUMONIA"]
+    executed = (out / "executed" / "01_data_exploration.ipynb").read_text()
+    assert "re-split by patient" in executed and "patients per split" in executed
+    assert "balanced sampling on" in (out / "executed" / "04_training.ipynb").read_text()  # 1,112 vs 3,057 images
+    synthetic = (out / "synthetic" / "Data_Entry_2017_v2020.csv").read_text()
+    assert "PNEUMONIA" in synthetic and "NORMAL" in synthetic  # the NIH-layout export of a two-class generator
 
 
 def test_unknown_profile_or_data_source():
