@@ -137,9 +137,11 @@ def classification_scores(probabilities, labels, num_classes: int) -> dict:
     """Accuracy, per-class accuracy, per-class and macro AUROC, and the confusion matrix.
 
     ``probabilities`` is ``(N, C)``; the prediction is its argmax. Returns ``{"accuracy",
-    "per_class_accuracy", "per_class_auroc", "macro_auroc" (mean of the defined per-class
-    values), "confusion" (C x C, rows: true label, columns: predicted), "n"}``; a class
-    without images has accuracy 0 and AUROC ``nan``.
+    "balanced_accuracy" (mean per-class accuracy over the classes with images: what a
+    classifier that always answers the commonest class cannot inflate), "per_class_accuracy",
+    "per_class_auroc", "macro_auroc" (mean of the defined per-class values), "confusion"
+    (C x C, rows: true label, columns: predicted), "n"}``; a class without images has
+    accuracy 0 and AUROC ``nan``.
     """
     probabilities, labels = np.asarray(probabilities), np.asarray(labels)
     predicted = probabilities.argmax(1)
@@ -147,6 +149,9 @@ def classification_scores(probabilities, labels, num_classes: int) -> dict:
     np.add.at(confusion, (labels, predicted), 1)
     per_accuracy = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
     per_auc = per_class_auroc(probabilities, labels, num_classes)
-    return {"accuracy": float((predicted == labels).mean()), "per_class_accuracy": per_accuracy.tolist(),
+    present = confusion.sum(1) > 0
+    balanced = float(per_accuracy[present].mean()) if present.any() else float("nan")
+    return {"accuracy": float((predicted == labels).mean()), "balanced_accuracy": balanced,
+            "per_class_accuracy": per_accuracy.tolist(),
             "per_class_auroc": per_auc, "macro_auroc": float(np.nanmean(per_auc)), "confusion": confusion.tolist(),
             "n": len(labels)}

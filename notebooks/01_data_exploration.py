@@ -21,7 +21,7 @@
 #
 # - read NIH ChestX-ray14 metadata in any of its published variants, with or without the images
 # - put NIH's own statistics, shipped with the course, beside the same statistics of the data you loaded
-# - see how rare the six findings are next to *No Finding*, and how often findings co-occur
+# - see how rare NIH's six findings are next to *No Finding*, and how often findings co-occur
 # - see why every split is by patient
 # - spot shortcut risks (PA/AP view, age, sex) that a conditional GAN would happily learn
 # - look at sample images per condition, real or the offline phantoms
@@ -85,7 +85,10 @@ SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS, SOURCE = notebook_settings(
 # `helpers.preprocess.load_dataset` is the one door to every data source. For the phantoms it first
 # writes a dataset in the NIH layout if `DATA_DIR` holds none; for NIH it reads the metadata CSV,
 # keeps the seven course classes, finds the images that are present (partial downloads are normal),
-# and splits **by patient**. It then decodes every image once into a cache (notebook 02 explains how).
+# and splits **by patient**; for ChestMNIST it downloads one `.npz` file (labels and MedMNIST's
+# patient-wise split, no metadata); for class folders the folder names are the conditions and the
+# patients are read from the file names. It then decodes every image once into a cache (notebook 02
+# explains how).
 
 # %%
 from helpers.preprocess import load_dataset
@@ -96,7 +99,8 @@ print("\n".join(DATA.report.lines()))
 
 # %% [markdown]
 # The metadata table is where exploration starts: one row per image, with its findings, patient, age,
-# sex and view. With real NIH data, the full CSV (112,120 rows) can be explored even if you downloaded
+# sex and view (NIH and the phantoms; ChestMNIST and class folders carry labels only, so the panels that
+# need more say so). With real NIH data, the full CSV (112,120 rows) can be explored even if you downloaded
 # none of the images: pass its path as `NIH_METADATA`.
 
 # %%
@@ -118,7 +122,7 @@ META.head() if META is not None else DATA.table.head()
 # aggregates that `tools/nih_stats.py` computed once from NIH's official metadata
 # (`Data_Entry_2017_v2020.csv`, 112,120 images) and that ship with the course, so they need no
 # download. The **right** one is this run's data, computed by `metadata_summary` from the table above.
-# With the default phantoms it shows how the phantoms were made, not how patients present; with NIH's
+# With the offline phantoms it shows how the phantoms were made, not how patients present; with NIH's
 # `Data_Entry_2017_v2020.csv` as `NIH_METADATA`, both panels show the same numbers.
 
 # %%
@@ -160,7 +164,7 @@ plt.show()
 # construction: every condition has the same number of images, and light and dark bars have the same
 # length.
 #
-# The numbers, for all 15 NIH labels (the course uses seven):
+# The numbers, for all 15 NIH labels (NIH runs of the course use seven):
 
 # %%
 import pandas as pd
@@ -262,12 +266,12 @@ pd.concat(tables, axis=1).round(2)
 # %% [markdown]
 # ## 5. What the course trains on
 #
-# The single-label images of the seven classes that are on disk, per class and split:
+# The single-label images of this run's conditions that are on disk, per class and split:
 
 # %%
 from helpers.data import summary_table
 
-summary_table(DATA.table)
+summary_table(DATA.table, CLASSES)
 
 # %% [markdown]
 # ## 6. What the images look like

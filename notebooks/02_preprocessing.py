@@ -22,7 +22,7 @@
 # - choose between centre crop and letterbox, and see why antialiased resizing matters
 # - decode a dataset once, in parallel, into a uint8 cache that reloads in seconds
 # - check split sizes per class and that no patient crosses splits
-# - build the `tf.data` pipeline and undo a 28:1 class imbalance with balanced sampling
+# - build the `tf.data` pipeline and undo a class imbalance (28:1 in NIH) with balanced sampling
 #
 # **Expected runtime:** about 1 minute on a laptop CPU (a few seconds in smoke mode).
 #
@@ -94,12 +94,12 @@ if SMOKE:
 #
 # 1. **Making it square.** A *centre crop* keeps the scale and drops a margin; a *letterbox* keeps
 #    everything and adds black bars, which a GAN would learn to draw. NIH is square already, so the
-#    course crops.
+#    course crops; non-square films (Kermany's, many Kaggle sets) lose a margin at their long sides.
 # 2. **Downscaling.** Sampling every 16th pixel (nearest) aliases fine structure such as rib edges;
 #    an antialiased filter (box reduce, then Lanczos) averages it properly.
 #
 # The original below is a real film when there is one at hand (an NIH download, or the first image of a
-# class folder), else a 512-pixel phantom.
+# class folder), else a 512-pixel phantom (ChestMNIST ships 64 to 224-pixel squares, no originals).
 
 # %%
 from helpers.data import index_images, read_gray8, scan_image_folder
@@ -164,14 +164,18 @@ print("cache:", DATA.cache_path, "| images", DATA.images.shape, DATA.images.dtyp
 #
 # Every image of a patient lands in the same split (`helpers.data.split_by_patient`); with NIH's official
 # `train_val_list.txt` / `test_list.txt` present, the official test split is used and validation is carved
-# out of train_val by patient.
+# out of train_val by patient. Class folders are split by the patient in the file names; ChestMNIST keeps
+# MedMNIST's official patient-wise split (it ships no ids to check).
 
 # %%
-from helpers.data import assert_patient_disjoint, summary_table
+from helpers.data import assert_patient_disjoint, patient_ids_known, summary_table
 
 assert_patient_disjoint(DATA.table)  # raises if a patient crosses splits
-print("patients per split:", DATA.table.groupby("split")["patient"].nunique().to_dict())
-summary_table(DATA.table)
+if patient_ids_known(DATA.table):
+    print("patients per split:", DATA.table.groupby("split")["patient"].nunique().to_dict())
+else:
+    print("no patient id for some or all images: their split cannot be checked by patient")
+summary_table(DATA.table, DATA.classes)
 
 # %% [markdown]
 # ## 4. The `tf.data` pipeline
@@ -243,12 +247,12 @@ plt.show()
 # - Images are made square by centre crop and downscaled with an antialiased filter, once.
 # - The uint8 cache is keyed by source, size and selection, streams from disk, resumes after interruption, and reloads in seconds.
 # - Splits are by patient, checked by `assert_patient_disjoint`.
-# - `make_dataset(..., balanced=True)` draws every condition equally often, undoing NIH's 28:1 imbalance.
+# - `make_dataset(..., balanced=True)` draws every condition equally often, undoing a class imbalance (28:1 in NIH).
 
 # %% [markdown]
 # ## Exercises
 #
-# 1. Not every radiograph is square. Make a portrait version of one phantom per condition (taller than
+# 1. Not every radiograph is square. Make a portrait version of one phantom per NIH condition (taller than
 #    wide) and compare `fit="crop"` with `fit="letterbox"` at `IMAGE_SIZE`. What does each lose or add,
 #    and what would a GAN trained on the letterboxed squares learn?
 #
@@ -258,10 +262,12 @@ plt.show()
 # from helpers.plots import image_rows
 #
 # rng = np.random.default_rng(SEED)
-# tall = [render_phantom(c, 256, rng)[:, 40:-40] for c in CLASSES]  # 256 high, 176 wide
+# from helpers import CLASSES as NIH_CLASSES  # the phantoms draw NIH's seven conditions
+#
+# tall = [render_phantom(c, 256, rng)[:, 40:-40] for c in NIH_CLASSES]  # 256 high, 176 wide
 # fig = image_rows([tall, [resize_square(t, IMAGE_SIZE, "crop") for t in tall],
 #                   [resize_square(t, IMAGE_SIZE, "letterbox") for t in tall]],
-#                  row_titles=["portrait", "crop", "letterbox"], col_titles=list(CLASSES), scale=1.5)
+#                  row_titles=["portrait", "crop", "letterbox"], col_titles=list(NIH_CLASSES), scale=1.5)
 # plt.show()
 # ```
 # The crop keeps the full width but cuts off the top and bottom of the film: the lung apices and the
@@ -304,13 +310,14 @@ plt.show()
 # </details>
 #
 # 3. Balanced sampling repeats rare images. Using `imbalanced` and `balanced` from section 5, how often
-#    was each *Mass* image drawn, compared with each *No Finding* image? Which augmentation in
+#    was each image of the rarest condition drawn (*Mass* with NIH's mix), compared with each image of
+#    the commonest (*No Finding*)? Which augmentation in
 #    notebook 04 counters the overfitting this invites?
 #
 # <details><summary>Solution</summary>
 #
 # ```python
-# per_class = np.bincount(imbalanced.table["label"], minlength=len(CLASSES))
+# per_class = np.bincount(imbalanced.split("train")[1], minlength=len(CLASSES))
 # per_image = balanced / np.maximum(per_class, 1)
 # print({c: round(float(d), 1) for c, d in zip(CLASSES, per_image)})
 # ```

@@ -165,7 +165,7 @@ from helpers.models import build_discriminator, build_generator
 # the conditions from real images, and the generator is asked to make images that head classifies
 # as the condition it was given. Its weight `aux_weight` trades variety for faithfulness: a strong
 # classifier signal pushes every image of a condition towards its most recognisable form, so all the
-# images of a condition come out alike. Measured on these phantoms (3,000 steps, one seed each), weight 3
+# images of a condition come out alike. Measured on the course's phantoms (3,000 steps, one seed each), weight 3
 # gave label fidelity 0.87 but generated images of one condition far more alike than real ones
 # (same-condition MS-SSIM 0.34 above real); weight 1 with minibatch standard deviation in the
 # discriminator (notebook 03) gave 0.86 with MS-SSIM only 0.05 above real, and the weakest condition
@@ -549,13 +549,14 @@ plt.show()
 # images per condition. Its accuracy on the real test split comes first: a judge is only as good as
 # that number. Fidelity is the share of generated images it assigns to the condition they were asked for.
 # Training the judge takes minutes on a CPU; when the course's shipped judge was trained on exactly this
-# data (the default phantoms), `JUDGE = "auto"` loads it instead, and says so.
+# data (the offline phantoms), `JUDGE = "auto"` loads it instead, and says so.
 
 # %%
 import json
 
 from helpers.classifier import predict_classes, to_model_range, train_classifier
 from helpers.evaluate import label_fidelity
+from helpers.metrics import classification_scores
 
 import keras
 
@@ -576,9 +577,11 @@ else:
                              num_classes=len(CLASSES), min_steps=0 if SMOKE else 800)
     print("judge: trained now on the real training split")
 judge.save(RUN_DIR / "judge_classifier.keras")
-judge_accuracy = float((predict_classes(judge, to_model_range(x_test)).argmax(1) == y_test).mean())
+judge_scores = classification_scores(predict_classes(judge, to_model_range(x_test)), y_test, len(CLASSES))
+judge_accuracy = judge_scores["balanced_accuracy"]  # mean over conditions: the commonest one cannot inflate it
 fidelity = label_fidelity(gan.ema_generator, judge, len(CLASSES), per_class=20 if SMOKE else 100, seed=SEED)
-print(f"judge accuracy on real test images: {judge_accuracy:.3f}")
+print(f"judge accuracy on real test images: {judge_accuracy:.3f} (mean over conditions; "
+      f"{judge_scores['accuracy']:.3f} over all images)")
 print(f"label fidelity of generated images: {fidelity['fidelity']:.3f}")
 pd.Series(fidelity["per_class"], index=CLASSES, name="fidelity").to_frame().T
 
@@ -644,8 +647,8 @@ plt.show()
 # |---|---|---|
 # | **mode collapse** | rows of a sample column look alike; generated MS-SSIM well above real | lower `aux_weight`, minibatch standard deviation in D (`d_mbstd=True`), LeCam regularisation (`lecam_weight`), more augmentation or ADA, `g_norm="pixel"`; R1 (`r1_gamma`) |
 # | **discriminator overpowers** | `d_loss` → 0, both accuracies → 1, `g_loss` climbs, samples stop improving; the guard may stop the run | augmentation (raise `augment_p`), lower `d_lr`, R1 penalty, a smaller discriminator |
-# | **condition ignored** | columns look alike; label fidelity near chance (one over the number of conditions: 14% for seven); the confusion matrix has one full column | projection discriminator and conditional normalisation (notebook 03), the auxiliary classifier, check the labels in the pipeline |
-# | **some conditions drawn as others** | low fidelity for small findings (Nodule) while `aux_fake` is low | the generator fools the auxiliary classifier: `aux_fake_class=True` teaches that head a "generated" class; more augmentation makes it harder to fool |
+# | **condition ignored** | columns look alike; label fidelity near chance (one over the number of conditions: 14% for seven, 50% for two); the confusion matrix has one full column | projection discriminator and conditional normalisation (notebook 03), the auxiliary classifier, check the labels in the pipeline |
+# | **some conditions drawn as others** | low fidelity for small findings (Nodule in NIH) while `aux_fake` is low | the generator fools the auxiliary classifier: `aux_fake_class=True` teaches that head a "generated" class; more augmentation makes it harder to fool |
 # | **NaN losses** | the guard stops with "non-finite" | lower learning rates; under mixed precision keep the output layers in float32 (they are) |
 #
 # ## 8. Export and generate a synthetic dataset

@@ -103,7 +103,7 @@ if SMOKE:
 # |---|---|---|
 # | **real training split** | training the GAN and the judge classifier; the memorisation audit's reference | scoring anything |
 # | **real validation split** | a real-versus-real reference for the realism numbers | training |
-# | **real test split** (patient-disjoint) | scoring the judge, the utility classifiers, realism, the audit's threshold | training anything |
+# | **real test split** (patient-disjoint where patient ids are known) | scoring the judge, the utility classifiers, realism, the audit's threshold | training anything |
 #
 # The judge is the classifier notebook 04 trained on the real training split only. The GAN's settings
 # were tuned on phantom runs like this one, so on phantoms these numbers are a best case; on real radiographs
@@ -137,8 +137,10 @@ if choice == "pretrained":
     trained_on = json.loads(shipped["info"].read_text())
     print(f"Evaluating the SHIPPED generator ({trained_on['description']}); notebook 04's output was not found in "
           f"{RUN_DIR}.")
-    if (SOURCE, PHANTOMS_PER_CLASS, SEED) != (trained_on["data_source"], trained_on["phantoms_per_class"],
-                                                   trained_on["seed"]):
+    if SOURCE != trained_on["data_source"]:
+        print(f"  Note: it was trained on {trained_on['data_source']} data, not on {SOURCE}: every number below "
+              "compares images of another domain. Run notebook 04 on this data first for a real evaluation.")
+    elif (PHANTOMS_PER_CLASS, SEED) != (trained_on["phantoms_per_class"], trained_on["seed"]):
         print(f"  Note: it was trained on {trained_on['data_source']} data ({trained_on['phantoms_per_class']} per "
               f"class, seed {trained_on['seed']}), not on this notebook's data, so the memorisation audit below "
               "compares it with images it never saw.")
@@ -190,8 +192,10 @@ plt.show()
 # ## 2. Right condition: label fidelity
 #
 # The judge scores every generated image; **fidelity** is the share it assigns to the condition asked
-# for. Beside it, the same judge on the real test split: a judge that cannot recognise real Effusion
-# cannot vouch for generated Effusion. AUROC is one-condition-versus-the-rest on the judge's probabilities.
+# for. Beside it, the same judge on the real test split: a judge that misses a condition on real images
+# cannot vouch for it on generated ones. The real test split keeps the data's own class mix, so its
+# **balanced** accuracy (the mean over conditions) is the number to compare with fidelity. AUROC is
+# one-condition-versus-the-rest on the judge's probabilities.
 
 # %%
 from helpers.classifier import predict_classes
@@ -200,6 +204,8 @@ from helpers.metrics import classification_scores
 fidelity = {"judge": "course CNN (helpers.classifier) trained on the real training split",
             "generated": classification_scores(predict_classes(judge, x_gen), y_gen, NUM_CLASSES),
             "real_test": classification_scores(predict_classes(judge, x_test), y_test, NUM_CLASSES)}
+print(f"overall: fidelity {fidelity['generated']['accuracy']:.3f} | judge on real test: balanced accuracy "
+      f"{fidelity['real_test']['balanced_accuracy']:.3f} (plain {fidelity['real_test']['accuracy']:.3f})")
 pd.DataFrame({"fidelity (generated)": fidelity["generated"]["per_class_accuracy"],
               "AUROC (generated)": fidelity["generated"]["per_class_auroc"],
               "accuracy (real test)": fidelity["real_test"]["per_class_accuracy"],
@@ -405,7 +411,7 @@ metrics = {
     "data_source": SOURCE, "image_size": IMAGE_SIZE, "classes": list(CLASSES), "seed": SEED, "smoke": SMOKE,
     "setup": {"generator": f"{generator_path} ({generator_meta['step']} steps, EMA weights)",
               "generated_per_condition": GENERATED_PER_CLASS,
-              "real_images": f"train {len(y_train)}, val {len(y_val)}, test {len(y_test)} (patient-disjoint)"},
+              "real_images": f"train {len(y_train)}, val {len(y_val)}, test {len(y_test)} (patient-disjoint where ids are known)"},
     "fidelity": fidelity, "realism": realism_rows, "diversity": diversity,
     "utility": {"classifier": f"course CNN (width 16, max pooling, batch 32) at {IMAGE_SIZE // factor} px",
                 "steps": UTILITY_STEPS, "seeds": list(range(UTILITY_SEEDS)), "n_test": len(y_test),
@@ -480,7 +486,7 @@ display(Markdown(report_path.read_text()))
 #
 # <details><summary>Solution</summary>
 #
-# In notebook 04 set `PHANTOMS_PER_CLASS = 10`, `TRAIN_STEPS = 6000` and a new `RUN_DIR`; run it, then
+# In notebook 04 set `DATA_SOURCE = "phantom"`, `PHANTOMS_PER_CLASS = 10`, `TRAIN_STEPS = 6000` and a new `RUN_DIR`; run it, then
 # this notebook with the same parameters. With about 50 training images the generator can memorise
 # them: the share of generated images closer to a training image than 99% of real test images are
 # rises far above the test split's own 1%, and the closest pairs shown look like copies.

@@ -93,6 +93,7 @@ def test_classification_scores_confusion_and_auroc():
     s = classification_scores(probs, labels, 2)
     assert s["confusion"] == [[1, 0], [1, 2]]
     assert s["accuracy"] == 0.75 and s["per_class_accuracy"] == [1.0, 2 / 3] and s["n"] == 4
+    assert s["balanced_accuracy"] == pytest.approx((1.0 + 2 / 3) / 2)
     assert s["per_class_auroc"] == pytest.approx([1.0, 1.0])  # every class-1 image scores above the class-0 one
     assert s["macro_auroc"] == pytest.approx(1.0)
 
@@ -104,8 +105,38 @@ def test_classification_scores_with_an_absent_class_and_a_tie():
     s = classification_scores(probs, labels, 3)
     assert s["confusion"] == [[2, 0, 0], [1, 1, 0], [0, 0, 0]]  # the 0.4/0.4 tie goes to the first class
     assert s["per_class_accuracy"] == [1.0, 0.5, 0.0]
+    assert s["balanced_accuracy"] == pytest.approx(0.75)  # the class without images is left out
     # class 0 by hand: positives 0.5, 0.4 vs negatives 0.1, 0.6: 0.5 beats one, 0.4 beats one -> 2 of 4
     # class 1: positives 0.8, 0.3 vs negatives 0.3, 0.4: 0.8 beats both, 0.3 ties one -> 2.5 of 4
     assert s["per_class_auroc"][:2] == pytest.approx([0.5, 0.625]) and np.isnan(s["per_class_auroc"][2])
     assert s["macro_auroc"] == pytest.approx(0.5625)
     assert per_class_auroc(probs, labels, 3)[:2] == s["per_class_auroc"][:2]
+
+
+def test_majority_answer_scores_high_accuracy_but_chance_balanced_accuracy():
+    labels = np.array([0] * 27 + [1] * 73)  # Kermany's NORMAL : PNEUMONIA mix
+    always_pneumonia = np.tile([0.1, 0.9], (100, 1))
+    s = classification_scores(always_pneumonia, labels, 2)
+    assert s["accuracy"] == pytest.approx(0.73) and s["balanced_accuracy"] == pytest.approx(0.5)
+
+
+def test_balanced_sample_weights():
+    from helpers.classifier import balanced_sample_weights
+
+    labels = np.array([0] * 27 + [1] * 73)
+    w = balanced_sample_weights(labels, 3)  # class 2 absent
+    assert w.mean() == pytest.approx(1.0)
+    assert w[labels == 0].sum() == pytest.approx(w[labels == 1].sum())  # each class weighs the same in the loss
+    assert np.all(balanced_sample_weights(np.array([0, 1, 2, 0, 1, 2]), 3) == 1.0)
+
+
+def test_classifier_has_one_output_per_class_even_for_two():
+    pytest.importorskip("tensorflow")
+    from helpers.classifier import predict_classes, train_classifier
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (24, 16, 16, 1)).astype(np.float32)
+    y = np.array([0] * 6 + [1] * 18)
+    model = train_classifier(x, y, epochs=1, min_steps=1, batch_size=8, width=8)
+    assert predict_classes(model, x[:3]).shape == (3, 2)
+    assert train_classifier(x, y, epochs=1, min_steps=1, batch_size=8, width=8, num_classes=4).output_shape[-1] == 4
