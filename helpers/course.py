@@ -40,10 +40,11 @@ from helpers.env import project_dir
 PROFILES = {
     "smoke": {"SMOKE": True, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 30},
     "quick": {"SMOKE": False, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 700, "TRAIN_STEPS": 3000,
-              "DEMO_STEPS": 60},
+              "DEMO_STEPS": 60, "UTILITY_RATIOS": [1.0]},
     "full": {"SMOKE": False, "IMAGE_SIZE": 128, "PHANTOMS_PER_CLASS": 2000, "TRAIN_STEPS": 40000,
              "BATCH_SIZE": 64, "BALANCED": True, "GENERATED_PER_CLASS": 1000, "EXTRACTOR": "both",
-             "UTILITY_SIZE": None, "UTILITY_STEPS": 2000, "UTILITY_REAL_PER_CLASS": 1000},
+             "UTILITY_SIZE": None, "UTILITY_STEPS": 2000, "UTILITY_REAL_PER_CLASS": 1000,
+             "UTILITY_RATIOS": [0.5, 1.0, 2.0]},
 }
 
 #: Values of ``--data-source`` (the notebooks' ``DATA_SOURCE``), the same as ``helpers.data.SOURCES``:

@@ -312,8 +312,10 @@ def summarise_utility(results) -> pd.DataFrame:
 def utility_verdict(summary, spread_factor: float = 1.0) -> str:
     """One honest sentence: did adding synthetic images beat both real alone and duplicated real?
 
-    An arm counts as better only when its mean macro AUROC exceeds the comparison's mean by
-    more than ``spread_factor`` times the larger of the two standard deviations over seeds.
+    An arm counts as better (or worse) only when its mean macro AUROC differs from the
+    comparison's mean by more than ``spread_factor`` times the largest standard deviation over
+    seeds. "hurt" needs it below both real alone and duplicated real: when duplicated real images
+    cost as much, the extra images only dilute a fixed step budget, which the sentence says.
     """
     def row(arm, ratio):
         hit = summary[(summary["arm"] == arm) & np.isclose(summary["ratio"], ratio)]
@@ -329,8 +331,17 @@ def utility_verdict(summary, spread_factor: float = 1.0) -> str:
                                             dup["auroc_std"] if dup is not None else 0.0])
         beats_real = syn["auroc_mean"] - real["auroc_mean"] > margin
         beats_dup = dup is None or syn["auroc_mean"] - dup["auroc_mean"] > margin
-        worse = real["auroc_mean"] - syn["auroc_mean"] > margin
-        verdicts.append("helped" if beats_real and beats_dup else "hurt" if worse else "no clear effect")
+        below_real = real["auroc_mean"] - syn["auroc_mean"] > margin
+        below_dup = dup is None or dup["auroc_mean"] - syn["auroc_mean"] > margin
+        if beats_real and beats_dup:
+            verdicts.append("helped")
+        elif below_real and below_dup:
+            verdicts.append("hurt")
+        elif below_real:
+            verdicts.append("no clear effect (below real alone, as duplicated real images are: more images, "
+                            "same steps)")
+        else:
+            verdicts.append("no clear effect")
         verdicts[-1] = f"{syn['ratio']:g}x synthetic: {verdicts[-1]}"
     only = row("synthetic only", 1.0)
     gap = f"; synthetic only reaches {only['auroc_mean']:.3f} vs {real['auroc_mean']:.3f} for real" if only is not None else ""

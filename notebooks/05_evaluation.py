@@ -25,7 +25,7 @@
 # - audit memorisation: are generated images closer to training images than unseen real images are?
 # - write `metrics.json` and `report.md` for a run
 #
-# **Expected runtime:** about 4 minutes on a 2-core CPU at 64 px (the utility study is most of it); under a minute in smoke mode. It needs the generator and judge that notebook 04 wrote into `RUN_DIR`.
+# **Expected runtime:** about 3 minutes on a 2-core CPU at 64 px (the utility study is most of it); under a minute in smoke mode. It needs the generator and judge that notebook 04 wrote into `RUN_DIR`.
 #
 # **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The course's real-radiograph example for class folders is the pediatric pneumonia set of Kermany D, Zhang K, Goldbaum M, *Labeled Optical Coherence Tomography (OCT) and Chest X-Ray Images for Classification*, Mendeley Data v2, 2018 (doi:10.17632/rscbjbr9sj.2, CC BY 4.0; Kermany DS et al., Cell 2018). The offline data are procedural phantoms made by this course.
 #
@@ -76,7 +76,7 @@ EXTRACTOR = "classifier"     # classifier (offline) | both (adds InceptionV3; ne
 UTILITY_SEEDS = 3            # classifiers per arm of the utility study (mean and spread over seeds)
 UTILITY_STEPS = 600          # optimiser steps (batch 32) per utility classifier, the same for every arm
 UTILITY_SIZE = 32            # utility classifiers train at this size (None: IMAGE_SIZE); 32 keeps a CPU run short
-UTILITY_RATIOS = [0.5, 1.0, 2.0]
+UTILITY_RATIOS = [1.0]       # synthetic images added per real one, one arm each (the full profile: 0.5, 1, 2)
 UTILITY_REAL_PER_CLASS = None  # cap the real training images per condition in the utility study (None: all)
 
 # %%

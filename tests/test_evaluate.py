@@ -130,6 +130,8 @@ def test_utility_verdict_needs_to_beat_both_controls():
     assert "no clear effect" in evaluate.utility_verdict(_summary(0.80, 0.90, 0.895))  # duplicates do as well
     assert "no clear effect" in evaluate.utility_verdict(_summary(0.80, 0.805, 0.80))  # inside the spread
     assert "hurt" in evaluate.utility_verdict(_summary(0.80, 0.70, 0.80))
+    diluted = evaluate.utility_verdict(_summary(0.982, 0.978, 0.979, std=0.002))  # Kermany's quick run
+    assert "hurt" not in diluted and "as duplicated real images are" in diluted
 
 
 def test_classifier_extractor_and_resizing_extract_features():
