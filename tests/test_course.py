@@ -170,6 +170,7 @@ def test_auto_without_network_says_phantoms_and_why(tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(data_module, "_AUTO_CHOICES", {})
     monkeypatch.delenv("CXR_GAN_OFFLINE", raising=False)
+    monkeypatch.delenv("CXR_GAN_SMOKE", raising=False)  # make test sets it; a real `make course` does not
     nb = _tiny_notebook(tmp_path / "01_tiny.ipynb")
     lines = []
     run_course("quick", tmp_path / "run", notebooks=[nb], log=lines.append)
