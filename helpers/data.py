@@ -249,10 +249,16 @@ def read_nih_metadata(csv_path) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- classes
 
-def check_classes(classes, known=NIH_LABELS) -> tuple[str, ...]:
-    """Validate class names against ``known`` (NIH's labels); raise with the valid names if one is unknown."""
+def check_classes(classes, known=NIH_LABELS, folder=None) -> tuple[str, ...]:
+    """Validate class names against ``known`` (NIH's labels); raise with the valid names if one is unknown.
+
+    With ``folder`` (a class-folder dataset), ``known`` are its class folders and the message says so.
+    """
     classes = tuple(classes)
     unknown = [c for c in classes if c not in known]
+    if unknown and folder is not None:
+        raise DataError(f"class name(s) {', '.join(map(repr, unknown))} not found in {folder}; the class folders "
+                        f"there are: {', '.join(known) or 'none'}")
     if unknown:
         raise DataError(f"unknown class name(s) {', '.join(map(repr, unknown))}; "
                         f"valid names are: {', '.join(known)}")
@@ -395,25 +401,25 @@ def split_by_patient(df: pd.DataFrame, data_dir=None, val_fraction: float = 0.1,
     return df
 
 
-def patient_ids_known(df: pd.DataFrame) -> bool:
-    """True when every image of a table has a patient id.
+def _has_patient(df: pd.DataFrame) -> pd.Series:
+    """Per image: does it have a patient id? (NIH and phantoms: integers, ChestMNIST: -1 for none;
+    class folders: the id read from the file name, or None where it could not be read.)"""
+    known = df["patient"].notna()
+    if pd.api.types.is_numeric_dtype(df["patient"]):
+        known &= df["patient"] >= 0
+    return known
 
-    NIH and phantom tables hold integer ids; ChestMNIST has none (-1); class folders hold the
-    id read from the file name, or None where it could not be read.
-    """
-    patients = df["patient"]
-    if patients.isna().any():
-        return False
-    return not pd.api.types.is_numeric_dtype(patients) or bool((patients >= 0).all())
+
+def patient_ids_known(df: pd.DataFrame) -> bool:
+    """True when every image of a table has a patient id."""
+    return bool(_has_patient(df).all())
 
 
 def assert_patient_disjoint(df: pd.DataFrame) -> None:
     """Raise if any patient appears in more than one split (images without a patient id are not checked)."""
     if "patient" not in df or not len(df):
         return
-    known = df["patient"].notna()
-    if pd.api.types.is_numeric_dtype(df["patient"]):
-        known &= df["patient"] >= 0
+    known = _has_patient(df)
     per_patient = df[known].groupby("patient")["split"].nunique()
     leaking = per_patient[per_patient > 1]
     if len(leaking):
@@ -743,16 +749,7 @@ def scan_image_folder(data_dir, classes=None) -> dict:
             ignore_files(sub_files, root, f"in the split folder {folder.name}/")
         class_dirs += [(split, d.name, Path(d.path)) for d in sub_dirs]
     available = sorted({name for _, name, _ in class_dirs})
-    if classes is None:
-        chosen = tuple(available)
-    else:
-        chosen = tuple(classes)
-        unknown = [c for c in chosen if c not in available]
-        if unknown:
-            raise DataError(f"class name(s) {', '.join(map(repr, unknown))} not found in {root}; the class folders "
-                            f"there are: {', '.join(available) or 'none'}")
-        if len(set(chosen)) != len(chosen):
-            raise DataError(f"class names repeat in {chosen!r}; list each once")
+    chosen = tuple(available) if classes is None else check_classes(classes, available, folder=root)
     if len(chosen) < 2:
         found = f"only {chosen[0]!r}" if chosen else "no class folder"
         raise DataError(f"found {found} in {root}: a conditional GAN needs at least two conditions, one folder of "
