@@ -195,12 +195,51 @@ def _classic_augment(x, seed):
     return tf.clip_by_value(x, -1.0, 1.0)
 
 
+def _keep_best_on_validation(val_images, val_labels, num_classes: int, batch_size: int = 256):
+    """A Keras callback: at every epoch end, score the validation images (macro AUROC) and keep the best weights.
+
+    At the end of training the best weights are put back; ``best_epoch`` and ``best_auroc`` say
+    which ones (epochs count from 1).
+    """
+    import keras
+
+    class KeepBestOnValidation(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best_auroc, self.best_epoch, self.best_weights, self.history = -np.inf, 0, None, []
+
+        def on_epoch_end(self, epoch, logs=None):
+            probs = self.model.predict(val_images, batch_size=batch_size, verbose=0)
+            score = _metrics.classification_scores(_softmax(probs), val_labels, num_classes)["macro_auroc"]
+            self.history.append(float(score))
+            if score > self.best_auroc:
+                self.best_auroc, self.best_epoch, self.best_weights = float(score), epoch + 1, self.model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+
+    return KeepBestOnValidation()
+
+
+def _softmax(logits) -> np.ndarray:
+    z = np.asarray(logits, np.float64)
+    z = np.exp(z - z.max(1, keepdims=True))
+    return z / z.sum(1, keepdims=True)
+
+
 def train_fixed_steps(images, labels, steps: int, num_classes: int, batch_size: int = 32, seed: int = 0,
-                      width: int = 16, augment: bool = False, pooling: str = "max"):
+                      width: int = 16, augment: bool = False, pooling: str = "max", val=None,
+                      eval_every: int = 250):
     """Train a fresh :func:`helpers.classifier.build_classifier` for exactly ``steps`` optimiser steps.
 
     Every arm of the utility study gets the same number of steps, so a bigger training
-    set is not also a longer training run.
+    set is not also a longer training run. The learning rate decays on a cosine schedule.
+
+    ``val``: an ``(images, labels)`` pair of real validation images. With it, the model is
+    scored (macro AUROC) every ``eval_every`` steps and the best-scoring weights are kept:
+    the classifier that ends the run is the best one seen, not the last one, and
+    ``model.best_validation`` records ``(step, auroc)``. Without it, the last weights are returned.
     """
     import keras
     import tensorflow as tf
@@ -220,7 +259,17 @@ def train_fixed_steps(images, labels, steps: int, num_classes: int, batch_size: 
     if augment:
         ds = ds.enumerate().map(lambda i, xy: (_classic_augment(xy[0], tf.stack([tf.cast(seed, tf.int64), i])),
                                                xy[1]), num_parallel_calls=tf.data.AUTOTUNE)
-    model.fit(ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    if val is None:
+        model.fit(ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+        return model
+    if steps % eval_every:
+        raise ValueError(f"steps={steps} is not a multiple of eval_every={eval_every}; pick steps = k * eval_every")
+    val_images = np.asarray(val[0], np.float32)
+    keeper = _keep_best_on_validation(val_images[..., None] if val_images.ndim == 3 else val_images,
+                                      np.asarray(val[1], np.int64), num_classes)
+    model.fit(ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch=eval_every, epochs=steps // eval_every, verbose=0,
+              shuffle=False, callbacks=[keeper])
+    model.best_validation = (keeper.best_epoch * eval_every, keeper.best_auroc)
     return model
 
 
@@ -296,6 +345,115 @@ def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.
     if progress:
         print(f"\rutility study: {total} classifiers in {time.perf_counter() - start:.0f} s" + " " * 10)
     return pd.DataFrame(rows)
+
+
+def scarce_arms(ratios=(1.0, 4.0), full: bool = True) -> list[tuple]:
+    """The arms of :func:`scarce_utility_study` as ``(arm, ratio)``.
+
+    ``ratio`` is the number of images added to each scarce condition as a multiple of its
+    real count (30 real + 4x = 120 added). ``full``: also train on the training split before
+    the scarce conditions were cut down, the ceiling that more real data would reach.
+    """
+    arms = [("real, all images", 0.0)] if full else []
+    arms += [("real", 0.0), ("real + classic augmentation", 0.0)]
+    for r in ratios:
+        arms.append(("real + duplicated scarce", r))
+        arms.append(("real + synthetic scarce", r))
+    return arms
+
+
+def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num_classes: int,
+                         ratios=(1.0, 4.0), seeds=(0, 1, 2), steps: int = 2000, eval_every: int = 250,
+                         batch_size: int = 32, width: int = 16, full_train=None, progress: bool = True):
+    """Does synthetic data help the conditions that have few real images?
+
+    ``real_train`` is the training split with the ``scarce`` conditions (class indices) cut
+    down to a few images each, the data the GAN was trained on; ``synthetic`` holds generated
+    images of the scarce conditions, at least ``max(ratios)`` times their real count. Every
+    classifier trains for the same ``steps`` with the best checkpoint on ``real_val`` kept
+    (:func:`train_fixed_steps`) and is scored on ``real_test``. Arms (:func:`scarce_arms`): the
+    full split (with ``full_train``), real alone, classic augmentation, the scarce conditions
+    oversampled by duplicating their real images, and synthetic images of the scarce conditions,
+    the last two at each ratio. Returns a DataFrame: one row per arm and seed with the macro
+    AUROC, the scarce conditions' mean AUROC (``scarce_auroc``), per-class AUROC
+    (``auroc_<class>``) and the validation step that was kept.
+    """
+    import pandas as pd
+
+    from helpers.classifier import predict_classes
+
+    x_real, y_real = real_train
+    x_syn, y_syn = synthetic
+    scarce = [int(c) for c in scarce]
+    counts = np.bincount(y_real, minlength=num_classes)
+    arms = scarce_arms(ratios, full=full_train is not None)
+    rows, start, total = [], time.perf_counter(), len(arms) * len(seeds)
+    for seed in seeds:
+        rng = np.random.default_rng(2000 + seed)
+        for arm, ratio in arms:
+            extra = np.zeros(num_classes, int)
+            extra[scarce] = np.round(counts[scarce] * ratio).astype(int)
+            if arm == "real, all images":
+                x, y = full_train
+            elif arm == "real + synthetic scarce":
+                pick = _take_per_class(y_syn, extra, rng)
+                if (np.bincount(y_syn[pick], minlength=num_classes) < extra).any():
+                    raise ValueError(f"synthetic holds {np.bincount(y_syn, minlength=num_classes)[scarce]} images "
+                                     f"of the scarce conditions {scarce}; ratio {ratio:g} needs {extra[scarce]}")
+                x, y = np.concatenate([x_real, x_syn[pick]]), np.concatenate([y_real, y_syn[pick]])
+            elif arm == "real + duplicated scarce":
+                pick = _take_per_class(y_real, extra, rng, replace=True)
+                x, y = np.concatenate([x_real, x_real[pick]]), np.concatenate([y_real, y_real[pick]])
+            else:
+                x, y = x_real, y_real
+            model = train_fixed_steps(x, y, steps, num_classes, batch_size, seed, width, val=real_val,
+                                      augment=arm == "real + classic augmentation", eval_every=eval_every)
+            scores = _metrics.classification_scores(predict_classes(model, real_test[0]), real_test[1], num_classes)
+            per_class = scores["per_class_auroc"]
+            row = {"arm": arm, "ratio": ratio, "seed": seed, "train_images": len(y), "accuracy": scores["accuracy"],
+                   "macro_auroc": scores["macro_auroc"], "scarce_auroc": float(np.mean([per_class[c] for c in scarce])),
+                   "best_step": model.best_validation[0], "val_auroc": model.best_validation[1]}
+            row.update({f"auroc_{c}": v for c, v in enumerate(per_class)})
+            rows.append(row)
+            if progress:
+                done = len(rows)
+                eta = (time.perf_counter() - start) / done * (total - done)
+                print(f"\rscarce-class study: {done}/{total} classifiers, ETA {eta:4.0f} s", end="", flush=True)
+    if progress:
+        print(f"\rscarce-class study: {total} classifiers in {time.perf_counter() - start:.0f} s" + " " * 10)
+    return pd.DataFrame(rows)
+
+
+def summarise_scarce(results) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of the scarce conditions' AUROC and the macro AUROC, per arm."""
+    grouped = results.groupby(["arm", "ratio"], sort=False)
+    return grouped.agg(train_images=("train_images", "mean"), seeds=("seed", "nunique"),
+                       scarce_mean=("scarce_auroc", "mean"), scarce_std=("scarce_auroc", "std"),
+                       macro_mean=("macro_auroc", "mean"), macro_std=("macro_auroc", "std"),
+                       best_step=("best_step", "mean")).reset_index()
+
+
+def scarce_verdict(summary, spread_factor: float = 1.0) -> str:
+    """One sentence per ratio: did synthetic images of the scarce conditions beat duplicating their real ones?
+
+    "helped" needs the scarce conditions' mean AUROC above the duplication control's at the same
+    ratio by more than ``spread_factor`` times the larger standard deviation over seeds; "hurt"
+    needs it below by as much; anything else is "no clear effect". Real alone is quoted beside it.
+    """
+    real = summary[summary["arm"] == "real"]
+    parts = []
+    for _, syn in summary[summary["arm"] == "real + synthetic scarce"].iterrows():
+        dup = summary[(summary["arm"] == "real + duplicated scarce") & np.isclose(summary["ratio"], syn["ratio"])]
+        if not len(dup):
+            continue
+        dup = dup.iloc[0]
+        margin = spread_factor * np.nanmax([syn["scarce_std"], dup["scarce_std"]])
+        diff = syn["scarce_mean"] - dup["scarce_mean"]
+        word = "helped" if diff > margin else "hurt" if -diff > margin else "no clear effect"
+        parts.append(f"{syn['ratio']:g}x synthetic: {word} ({syn['scarce_mean']:.3f} vs {dup['scarce_mean']:.3f} "
+                     f"duplicated, difference {diff:+.3f}, seed spread {margin:.3f})")
+    base = f"; real alone {float(real['scarce_mean'].iloc[0]):.3f}" if len(real) else ""
+    return "; ".join(parts) + base + " (scarce conditions' mean AUROC on the real test split, mean over seeds)"
 
 
 def summarise_utility(results) -> pd.DataFrame:
