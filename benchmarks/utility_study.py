@@ -102,7 +102,7 @@ def main() -> None:
     config = GANConfig(image_size=args.size, classes=data.classes, balanced=True, **parse_overrides(args.set))
     t0 = time.perf_counter()
     gan = train(scarce_data, out / "gan", config, steps=args.gan_steps, verbose=0, progress=True,
-                sample_every=10 ** 6, checkpoint_every=500)
+                sample_every=10, checkpoint_every=500)  # progress and a sample grid every 10 epochs
     gan_minutes = (time.perf_counter() - t0) / 60
     wanted = int(np.ceil(max(args.ratios) * args.scarce_count))
     syn_labels = np.repeat(scarce, wanted)

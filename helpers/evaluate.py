@@ -296,10 +296,14 @@ def _take_per_class(labels, counts, rng, replace=False):
 
 
 def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.5, 1.0, 2.0), seeds=(0, 1, 2),
-                  steps: int = 600, batch_size: int = 32, width: int = 16, progress: bool = True):
+                  steps: int = 600, batch_size: int = 32, width: int = 16, progress: bool = True, val=None,
+                  evaluations: int = 4):
     """Train classifiers on each arm of :func:`utility_arms` and score them on the real test split.
 
     ``real_train``, ``real_test`` and ``synthetic`` are ``(images, labels)`` pairs in [-1, 1].
+    With ``val`` (real validation images and labels), every classifier is scored on it
+    ``evaluations`` times during training and keeps its best weights (``steps`` must be a
+    multiple of ``evaluations``).
     Added images follow the real training split's class proportions, so arms differ only in
     where the extra images come from. ``synthetic`` must hold at least ``max(ratios)`` times
     the real count per class. Returns a DataFrame: one row per arm and seed with the train
@@ -309,6 +313,10 @@ def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.
 
     from helpers.classifier import predict_classes
 
+    if val is not None and steps % evaluations:
+        raise ValueError(f"steps={steps} is not a multiple of evaluations={evaluations}: the classifier is scored on "
+                         f"the validation images every steps / evaluations steps; use e.g. steps="
+                         f"{max(evaluations, steps // evaluations * evaluations)}")
     x_real, y_real = real_train
     x_test, y_test = real_test
     x_syn, y_syn = synthetic
@@ -331,8 +339,8 @@ def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.
                 x, y = np.concatenate([x_real, x_real[pick]]), np.concatenate([y_real, y_real[pick]])
             else:
                 x, y = x_real, y_real
-            model = train_fixed_steps(x, y, steps, num_classes, batch_size, seed, width,
-                                      augment=arm == "real + classic augmentation")
+            model = train_fixed_steps(x, y, steps, num_classes, batch_size, seed, width, val=val,
+                                      augment=arm == "real + classic augmentation", eval_every=steps // evaluations)
             scores = _metrics.classification_scores(predict_classes(model, x_test), y_test, num_classes)
             row = {"arm": arm, "ratio": ratio, "seed": seed, "train_images": len(y), "accuracy": scores["accuracy"],
                    "macro_auroc": scores["macro_auroc"]}
@@ -386,6 +394,10 @@ def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num
     x_syn, y_syn = synthetic
     scarce = [int(c) for c in scarce]
     counts = np.bincount(y_real, minlength=num_classes)
+    have, needed = np.bincount(y_syn, minlength=num_classes)[scarce], np.round(counts[scarce] * max(ratios))
+    if (have < needed).any():
+        raise ValueError(f"synthetic holds {have.tolist()} images of the scarce conditions {scarce}; ratio "
+                         f"{max(ratios):g} needs {needed.astype(int).tolist()}: generate more")
     arms = scarce_arms(ratios, full=full_train is not None)
     rows, start, total = [], time.perf_counter(), len(arms) * len(seeds)
     for seed in seeds:
@@ -397,9 +409,6 @@ def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num
                 x, y = full_train
             elif arm == "real + synthetic scarce":
                 pick = _take_per_class(y_syn, extra, rng)
-                if (np.bincount(y_syn[pick], minlength=num_classes) < extra).any():
-                    raise ValueError(f"synthetic holds {np.bincount(y_syn, minlength=num_classes)[scarce]} images "
-                                     f"of the scarce conditions {scarce}; ratio {ratio:g} needs {extra[scarce]}")
                 x, y = np.concatenate([x_real, x_syn[pick]]), np.concatenate([y_real, y_syn[pick]])
             elif arm == "real + duplicated scarce":
                 pick = _take_per_class(y_real, extra, rng, replace=True)

@@ -110,7 +110,7 @@ def test_utility_study_arms_and_counts():
     pool_y = np.repeat(np.arange(7), 8)
     pool_x = rng.uniform(-1, 1, (len(pool_y), 16, 16, 1)).astype(np.float32)
     results = evaluate.utility_study((x, y), (x, y), (pool_x, pool_y), 7, ratios=(0.5, 2.0), seeds=(0, 1),
-                                     steps=2, batch_size=8, width=4, progress=False)
+                                     steps=4, batch_size=8, width=4, progress=False, val=(x, y), evaluations=2)
     assert len(results) == len(evaluate.utility_arms((0.5, 2.0))) * 2
     counts = results[results.seed == 0].set_index(["arm", "ratio"])["train_images"]
     assert counts[("real", 0.0)] == 28 and counts[("synthetic only", 1.0)] == 28
@@ -118,6 +118,8 @@ def test_utility_study_arms_and_counts():
     assert results["macro_auroc"].between(0, 1).all()
     summary = evaluate.summarise_utility(results)
     assert (summary["seeds"] == 2).all() and summary.loc[summary.arm == "real", "auroc_vs_real"].iloc[0] == 0.0
+    with pytest.raises(ValueError, match="use e.g. steps=4"):
+        evaluate.utility_study((x, y), (x, y), (pool_x, pool_y), 7, steps=5, val=(x, y), progress=False)
 
 
 def _summary(real, syn, dup, std=0.01):
@@ -132,6 +134,61 @@ def test_utility_verdict_needs_to_beat_both_controls():
     assert "hurt" in evaluate.utility_verdict(_summary(0.80, 0.70, 0.80))
     diluted = evaluate.utility_verdict(_summary(0.982, 0.978, 0.979, std=0.002))  # Kermany's quick run
     assert "hurt" not in diluted and "as duplicated real images are" in diluted
+
+
+def _brightness_task(n_per_class, seed, size=8):
+    """Images whose class is their brightness: learnable in a few dozen steps."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(3), n_per_class)
+    x = (y[:, None, None, None] - 1) * 0.5 + rng.normal(0, 0.3, (len(y), size, size, 1))
+    return x.astype(np.float32), y
+
+
+def test_best_validation_checkpoint_is_the_one_returned():
+    x, y = _brightness_task(20, 0)
+    val = _brightness_task(10, 1)
+    model = evaluate.train_fixed_steps(x, y, 40, 3, batch_size=8, width=4, val=val, eval_every=10)
+    step, best = model.best_validation
+    assert step in (10, 20, 30, 40)
+    from helpers.classifier import predict_classes
+    from helpers.metrics import classification_scores
+    again = classification_scores(predict_classes(model, val[0]), val[1], 3)["macro_auroc"]
+    assert again == pytest.approx(best, abs=1e-6)  # the kept weights, not the last ones
+    with pytest.raises(ValueError, match="multiple of eval_every"):
+        evaluate.train_fixed_steps(x, y, 45, 3, val=val, eval_every=10)
+
+
+def test_scarce_study_arms_and_counts():
+    x, y = _brightness_task(6, 2)
+    keep = np.concatenate([np.flatnonzero(y != 2), np.flatnonzero(y == 2)[:2]])  # class 2 cut to 2 images
+    syn_y = np.full(8, 2)
+    syn_x = _brightness_task(8, 3)[0][-8:]
+    val = test = _brightness_task(4, 4)
+    results = evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(1.0, 4.0),
+                                            seeds=(0,), steps=4, eval_every=2, batch_size=4, width=4,
+                                            full_train=(x, y), progress=False)
+    assert len(results) == len(evaluate.scarce_arms((1.0, 4.0))) == 7
+    counts = results.set_index(["arm", "ratio"])["train_images"]
+    assert counts[("real, all images", 0.0)] == 18 and counts[("real", 0.0)] == 14
+    assert counts[("real + duplicated scarce", 4.0)] == 22 and counts[("real + synthetic scarce", 1.0)] == 16
+    assert results["scarce_auroc"].equals(results["auroc_2"]) and results["best_step"].isin([2, 4]).all()
+    summary = evaluate.summarise_scarce(results)
+    assert (summary["seeds"] == 1).all() and len(summary) == 7
+    with pytest.raises(ValueError, match="ratio 8 needs"):
+        evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(8.0,),
+                                      seeds=(0,), steps=2, eval_every=2, batch_size=4, width=4, progress=False)
+
+
+def _scarce_summary(syn, dup, std=0.01):
+    rows = [("real", 0.0, 0.7), ("real + synthetic scarce", 4.0, syn), ("real + duplicated scarce", 4.0, dup)]
+    return pd.DataFrame([{"arm": a, "ratio": r, "scarce_mean": m, "scarce_std": std} for a, r, m in rows])
+
+
+def test_scarce_verdict_compares_with_duplication():
+    assert "4x synthetic: helped" in evaluate.scarce_verdict(_scarce_summary(0.85, 0.80))
+    assert "4x synthetic: hurt" in evaluate.scarce_verdict(_scarce_summary(0.75, 0.80))
+    verdict = evaluate.scarce_verdict(_scarce_summary(0.805, 0.80))
+    assert "no clear effect" in verdict and "real alone 0.700" in verdict
 
 
 def test_classifier_extractor_and_resizing_extract_features():
