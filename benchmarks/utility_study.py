@@ -16,6 +16,7 @@
    validation split kept, ``--seeds`` seeds per arm, at ``--classifier-size`` px. Arms: all real
    images (the ceiling), the cut-down split alone, with classic augmentation, with the scarce
    conditions duplicated, with synthetic images of the scarce conditions (the last two per ratio).
+   Each trained classifier is logged to ``OUT/scarce_runs.jsonl``; a rerun reads them back.
 5. Prints the table (mean +- std over seeds of the scarce conditions' AUROC and the macro AUROC
    on the real test split), the seed spread of the real arms (the study can see differences
    larger than that) and one verdict per ratio; writes ``OUT/scarce_study.json`` and ``.md``.
@@ -68,6 +69,13 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # an interrupted study resumes from OUT, but only with the settings it started with
+    settings = {k: v for k, v in vars(args).items() if k not in ("seeds", "ratios", "out")}
+    settings_path = out / "scarce_settings.json"
+    if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
+        raise SystemExit(f"{settings_path} holds other settings ({settings_path.read_text().strip()}) than these "
+                         f"({json.dumps(settings)}): use another --out, or delete {out} to start again")
+    settings_path.write_text(json.dumps(settings))
     if args.source == "phantom":
         data = load_dataset("phantom", out / "phantoms", args.size, phantom_per_class=args.per_class,
                             cache_dir=out / "cache", progress=False)
@@ -108,6 +116,23 @@ def main() -> None:
     syn_labels = np.repeat(scarce, wanted)
     synthetic = generate_images(gan.ema_generator, syn_labels, seed=7)
 
+    # does a GAN that saw 30 images of a condition copy them? (pixels, each scarce condition on its own)
+    from helpers.evaluate import memorisation_audit
+
+    x_train_cut, y_train_cut = scarce_data.arrays("train")
+    x_test, y_test = scarce_data.arrays("test")
+    audits = {}
+    for c in scarce:
+        flat = [a.reshape(len(a), -1) for a in (to_model_range(x_train_cut[y_train_cut == c]),
+                                                to_model_range(x_test[y_test == c]), synthetic[syn_labels == c])]
+        audit = memorisation_audit(*flat)
+        audits[data.classes[c]] = {k: audit[k] for k in ("threshold", "share_synthetic_below", "share_test_below",
+                                                         "median_synthetic", "median_test")}
+        print(f"memorisation, {data.classes[c]} ({len(flat[0])} training images, {len(flat[2])} generated, "
+              f"{len(flat[1])} test): {audit['share_synthetic_below']:.1%} of generated images are closer to a "
+              f"training image than 99% of test images are (test itself: {audit['share_test_below']:.1%}); "
+              f"median nearest distance generated {audit['median_synthetic']:.2f}, test {audit['median_test']:.2f}")
+
     # 4. the utility classifiers
     def prepared(name, source=scarce_data):
         x, y = source.arrays(name)
@@ -117,7 +142,7 @@ def main() -> None:
     study = scarce_utility_study(prepared("train"), prepared("val"), prepared("test"),
                                  (downsample(synthetic, factor), syn_labels), scarce, len(data.classes),
                                  ratios=args.ratios, seeds=args.seeds, steps=args.steps, eval_every=args.eval_every,
-                                 full_train=full_train)
+                                 full_train=full_train, log_path=out / "scarce_runs.jsonl")
     summary = summarise_scarce(study)
     verdict = scarce_verdict(summary)
 
@@ -138,7 +163,7 @@ def main() -> None:
               "scarce_count": args.scarce_count, "gan_steps": args.gan_steps, "gan_minutes": gan_minutes,
               "gan_config": json.loads(config.to_json()), "classifier_steps": args.steps,
               "classifier_size": args.classifier_size, "eval_every": args.eval_every, "seeds": args.seeds,
-              "ratios": args.ratios, "verdict": verdict, "summary": summary.to_dict("records"),
+              "ratios": args.ratios, "verdict": verdict, "memorisation": audits, "summary": summary.to_dict("records"),
               "runs": study.to_dict("records")}
     (out / "scarce_study.json").write_text(json.dumps(record, indent=1, default=float))
     table = ["| trained on | added per scarce condition (x its real count) | images | scarce AUROC | macro AUROC |"

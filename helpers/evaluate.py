@@ -372,7 +372,8 @@ def scarce_arms(ratios=(1.0, 4.0), full: bool = True) -> list[tuple]:
 
 def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num_classes: int,
                          ratios=(1.0, 4.0), seeds=(0, 1, 2), steps: int = 2000, eval_every: int = 250,
-                         batch_size: int = 32, width: int = 16, full_train=None, progress: bool = True):
+                         batch_size: int = 32, width: int = 16, full_train=None, progress: bool = True,
+                         log_path=None):
     """Does synthetic data help the conditions that have few real images?
 
     ``real_train`` is the training split with the ``scarce`` conditions (class indices) cut
@@ -385,6 +386,10 @@ def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num
     the last two at each ratio. Returns a DataFrame: one row per arm and seed with the macro
     AUROC, the scarce conditions' mean AUROC (``scarce_auroc``), per-class AUROC
     (``auroc_<class>``) and the validation step that was kept.
+
+    ``log_path``: a JSON-lines file that gets one line per trained classifier; classifiers it
+    already holds (same arm, ratio and seed) are read back instead of trained again, so an
+    interrupted study resumes. The caller keeps one log per set of data and settings.
     """
     import pandas as pd
 
@@ -399,10 +404,19 @@ def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num
         raise ValueError(f"synthetic holds {have.tolist()} images of the scarce conditions {scarce}; ratio "
                          f"{max(ratios):g} needs {needed.astype(int).tolist()}: generate more")
     arms = scarce_arms(ratios, full=full_train is not None)
-    rows, start, total = [], time.perf_counter(), len(arms) * len(seeds)
+    logged = {}
+    if log_path is not None and Path(log_path).is_file():
+        for line in Path(log_path).read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                logged[(row["arm"], float(row["ratio"]), int(row["seed"]))] = row
+    rows, start, total, trained = [], time.perf_counter(), len(arms) * len(seeds), 0
     for seed in seeds:
         rng = np.random.default_rng(2000 + seed)
         for arm, ratio in arms:
+            if (arm, float(ratio), int(seed)) in logged:
+                rows.append(logged[(arm, float(ratio), int(seed))])
+                continue
             extra = np.zeros(num_classes, int)
             extra[scarce] = np.round(counts[scarce] * ratio).astype(int)
             if arm == "real, all images":
@@ -424,12 +438,16 @@ def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num
                    "best_step": model.best_validation[0], "val_auroc": model.best_validation[1]}
             row.update({f"auroc_{c}": v for c, v in enumerate(per_class)})
             rows.append(row)
+            trained += 1
+            if log_path is not None:
+                with open(log_path, "a") as log:
+                    log.write(json.dumps(_jsonable(row)) + "\n")
             if progress:
-                done = len(rows)
-                eta = (time.perf_counter() - start) / done * (total - done)
-                print(f"\rscarce-class study: {done}/{total} classifiers, ETA {eta:4.0f} s", end="", flush=True)
+                eta = (time.perf_counter() - start) / trained * (total - len(rows))
+                print(f"\rscarce-class study: {len(rows)}/{total} classifiers, ETA {eta:4.0f} s", end="", flush=True)
     if progress:
-        print(f"\rscarce-class study: {total} classifiers in {time.perf_counter() - start:.0f} s" + " " * 10)
+        reused = f" ({total - trained} read back from {log_path})" if total - trained else ""
+        print(f"\rscarce-class study: {total} classifiers{reused} in {time.perf_counter() - start:.0f} s" + " " * 10)
     return pd.DataFrame(rows)
 
 

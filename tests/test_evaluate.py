@@ -158,7 +158,7 @@ def test_best_validation_checkpoint_is_the_one_returned():
         evaluate.train_fixed_steps(x, y, 45, 3, val=val, eval_every=10)
 
 
-def test_scarce_study_arms_and_counts():
+def test_scarce_study_arms_and_counts(tmp_path):
     x, y = _brightness_task(6, 2)
     keep = np.concatenate([np.flatnonzero(y != 2), np.flatnonzero(y == 2)[:2]])  # class 2 cut to 2 images
     syn_y = np.full(8, 2)
@@ -166,8 +166,14 @@ def test_scarce_study_arms_and_counts():
     val = test = _brightness_task(4, 4)
     results = evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(1.0, 4.0),
                                             seeds=(0,), steps=4, eval_every=2, batch_size=4, width=4,
-                                            full_train=(x, y), progress=False)
+                                            full_train=(x, y), progress=False, log_path=tmp_path / "runs.jsonl")
     assert len(results) == len(evaluate.scarce_arms((1.0, 4.0))) == 7
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 7
+    resumed = evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(1.0, 4.0),
+                                            seeds=(0,), steps=4, eval_every=2, full_train=(x, y), progress=False,
+                                            log_path=tmp_path / "runs.jsonl")  # everything read back, nothing trained
+    pd.testing.assert_frame_equal(resumed, results, check_dtype=False)
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 7
     counts = results.set_index(["arm", "ratio"])["train_images"]
     assert counts[("real, all images", 0.0)] == 18 and counts[("real", 0.0)] == 14
     assert counts[("real + duplicated scarce", 4.0)] == 22 and counts[("real + synthetic scarce", 1.0)] == 16
