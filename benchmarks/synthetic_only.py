@@ -1,0 +1,81 @@
+"""Train on synthetic, test on real, with converged classifiers: issue 12's "useful" target.
+
+    python benchmarks/synthetic_only.py --out /tmp/ttf/base \\
+        --generators /tmp/ttf/base/gan-aux_weight=1_d_mbstd=true/generator.keras ...
+
+Uses the phantom dataset in ``OUT/phantoms`` (written there by ``time_to_fidelity.py``, or
+here on first use: 700 images per condition, split by patient). For each generator it draws as
+many images per condition as the real training split holds, trains ``--seeds`` classifiers on
+them alone (``helpers.evaluate.train_fixed_steps``: ``--steps`` steps at ``--classifier-size``
+px, cosine decay, the best of every ``--steps / 4`` steps on the real validation split kept) and
+scores them on the real test split; real-only classifiers trained the same way are the
+reference. Prints macro AUROC mean +- std over seeds per generator. Measured on the phantoms:
+600 steps leave real-only classifiers at 0.958 +- 0.023 over three seeds, 2000 steps at 0.999 +- 0.0004,
+so 2000 is the default.
+"""
+
+import argparse
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def main() -> None:
+    """Run the comparison and print its numbers."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--generators", nargs="+", required=True, help="generator.keras files (phantom classes)")
+    parser.add_argument("--out", required=True, help="folder with (or for) the phantom dataset")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--per-class", type=int, default=700)
+    parser.add_argument("--classifier-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+
+    import numpy as np
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    from helpers.classifier import downsample, predict_classes, to_model_range
+    from helpers.evaluate import train_fixed_steps
+    from helpers.generate import generate_images, load_generator
+    from helpers.metrics import classification_scores
+    from helpers.preprocess import load_dataset
+
+    out = Path(args.out)
+    data = load_dataset("phantom", out / "phantoms", args.size, phantom_per_class=args.per_class,
+                        cache_dir=out / "cache", progress=False)
+    factor = args.size // args.classifier_size
+    num_classes = len(data.classes)
+
+    def prepared(split):
+        x, y = data.arrays(split)
+        return downsample(to_model_range(x), factor), y
+
+    (x_train, y_train), val, (x_test, y_test) = prepared("train"), prepared("val"), prepared("test")
+
+    def scores(x, y):
+        values = []
+        for seed in args.seeds:
+            model = train_fixed_steps(x, y, args.steps, num_classes, seed=seed, val=val, eval_every=args.steps // 4)
+            values.append(classification_scores(predict_classes(model, x_test), y_test, num_classes)["macro_auroc"])
+        return np.array(values)
+
+    rows = [("real training split", scores(x_train, y_train))]
+    print(f"real: {rows[0][1].mean():.3f} +- {rows[0][1].std(ddof=1):.3f}", flush=True)
+    for path in args.generators:
+        generator, meta = load_generator(path)
+        if tuple(meta.get("classes", data.classes)) != tuple(data.classes):
+            raise SystemExit(f"{path} draws {meta.get('classes')}, the phantoms are {data.classes}")
+        synthetic = downsample(generate_images(generator, y_train, seed=3), factor)
+        rows.append((path, scores(synthetic, y_train)))
+        print(f"{path}: {rows[-1][1].mean():.3f} +- {rows[-1][1].std(ddof=1):.3f}", flush=True)
+    print(f"\nmacro AUROC on {len(y_test)} real test phantoms; {len(y_train)} training images per arm; "
+          f"{args.steps} steps at {args.classifier_size} px; seeds {args.seeds}")
+    for name, values in rows:
+        print(f"  {values.mean():.3f} +- {values.std(ddof=1):.3f}  {np.round(values, 3).tolist()}  {name}")
+
+
+if __name__ == "__main__":
+    main()
