@@ -24,7 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def main() -> None:
     """Run the comparison and print its numbers."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--generators", nargs="+", required=True, help="generator.keras files (phantom classes)")
+    parser.add_argument("--generators", nargs="*", default=[], help="generator.keras files (phantom classes); "
+                        "none: the real-only reference alone")
     parser.add_argument("--out", required=True, help="folder with (or for) the phantom dataset")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--per-class", type=int, default=700)
