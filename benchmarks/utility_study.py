@@ -69,13 +69,14 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    # an interrupted study resumes from OUT, but only with the settings it started with
-    settings = {k: v for k, v in vars(args).items() if k not in ("seeds", "ratios", "out")}
-    settings_path = out / "scarce_settings.json"
-    if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
-        raise SystemExit(f"{settings_path} holds other settings ({settings_path.read_text().strip()}) than these "
-                         f"({json.dumps(settings)}): use another --out, or delete {out} to start again")
-    settings_path.write_text(json.dumps(settings))
+    if len(args.seeds) < 2:
+        raise SystemExit(f"--seeds {args.seeds}: the verdict compares arms against their spread over seeds; give "
+                         "at least two, e.g. --seeds 0 1 2")
+    if args.steps % args.eval_every:
+        raise SystemExit(f"--steps {args.steps} is not a multiple of --eval-every {args.eval_every}: use e.g. "
+                         f"--steps {max(args.eval_every, args.steps // args.eval_every * args.eval_every)}")
+    if args.size % args.classifier_size:
+        raise SystemExit(f"--classifier-size {args.classifier_size} must divide --size {args.size}")
     if args.source == "phantom":
         data = load_dataset("phantom", out / "phantoms", args.size, phantom_per_class=args.per_class,
                             cache_dir=out / "cache", progress=False)
@@ -87,8 +88,6 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"--scarce {unknown}: not conditions of this data; it has {list(data.classes)}")
     scarce = [data.classes.index(c) for c in args.scarce]
-    if args.size % args.classifier_size:
-        raise SystemExit(f"--classifier-size {args.classifier_size} must divide --size {args.size}")
     factor = args.size // args.classifier_size
 
     # 2. the cut-down training split: one fixed draw, the same for the GAN and every classifier
@@ -103,6 +102,14 @@ def main() -> None:
                              f"{args.scarce_count}")
         keep[rng.permutation(rows)[args.scarce_count:]] = False
     scarce_data = data.subset(np.flatnonzero(keep))
+    # an interrupted study resumes from OUT (GAN checkpoints, the classifier log), but only with the
+    # settings it started with (the seeds may grow)
+    settings = {k: v for k, v in vars(args).items() if k not in ("seeds", "out")}
+    settings_path = out / "scarce_settings.json"
+    if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
+        raise SystemExit(f"{settings_path} holds other settings ({settings_path.read_text().strip()}) than these "
+                         f"({json.dumps(settings)}): use another --out, or delete {out} to start again")
+    settings_path.write_text(json.dumps(settings))
     counts = np.bincount(scarce_data.split("train")[1], minlength=len(data.classes))
     print(f"training split after the cut: {dict(zip(data.classes, counts.tolist()))}")
 

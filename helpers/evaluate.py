@@ -263,7 +263,8 @@ def train_fixed_steps(images, labels, steps: int, num_classes: int, batch_size: 
         model.fit(ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
         return model
     if steps % eval_every:
-        raise ValueError(f"steps={steps} is not a multiple of eval_every={eval_every}; pick steps = k * eval_every")
+        raise ValueError(f"steps={steps} is not a multiple of eval_every={eval_every} (the validation interval): "
+                         f"use e.g. steps={max(eval_every, steps // eval_every * eval_every)}")
     val_images = np.asarray(val[0], np.float32)
     keeper = _keep_best_on_validation(val_images[..., None] if val_images.ndim == 3 else val_images,
                                       np.asarray(val[1], np.int64), num_classes)
@@ -389,7 +390,10 @@ def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num
 
     ``log_path``: a JSON-lines file that gets one line per trained classifier; classifiers it
     already holds (same arm, ratio and seed) are read back instead of trained again, so an
-    interrupted study resumes. The caller keeps one log per set of data and settings.
+    interrupted study resumes with the same draws. Each line records the training settings and
+    image counts, and a log written with others is refused; which data it was is the caller's
+    to keep apart (one log per data set). One synthetic pool serves every seed, so the seed
+    spread is the classifiers' noise, not the generator's.
     """
     import pandas as pd
 
@@ -404,19 +408,25 @@ def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num
         raise ValueError(f"synthetic holds {have.tolist()} images of the scarce conditions {scarce}; ratio "
                          f"{max(ratios):g} needs {needed.astype(int).tolist()}: generate more")
     arms = scarce_arms(ratios, full=full_train is not None)
+    if steps % eval_every:
+        raise ValueError(f"steps={steps} is not a multiple of eval_every={eval_every} (the validation interval): "
+                         f"use e.g. steps={max(eval_every, steps // eval_every * eval_every)}")
+    settings = {"steps": steps, "eval_every": eval_every, "batch_size": batch_size, "width": width,
+                "train_images_real": len(y_real), "synthetic_images": len(y_syn)}
     logged = {}
     if log_path is not None and Path(log_path).is_file():
-        for line in Path(log_path).read_text().splitlines():
+        for number, line in enumerate(Path(log_path).read_text().splitlines(), 1):
             if line.strip():
                 row = json.loads(line)
+                other = {k: row.get(k) for k in settings if row.get(k) != settings[k]}
+                if other:
+                    raise ValueError(f"{log_path} line {number} was trained with {other}, this study uses "
+                                     f"{ {k: settings[k] for k in other} }: use another log file, or delete it")
                 logged[(row["arm"], float(row["ratio"]), int(row["seed"]))] = row
     rows, start, total, trained = [], time.perf_counter(), len(arms) * len(seeds), 0
     for seed in seeds:
-        rng = np.random.default_rng(2000 + seed)
+        rng = np.random.default_rng(2000 + seed)  # drawn in arm order, read-back arms included: resumes draw alike
         for arm, ratio in arms:
-            if (arm, float(ratio), int(seed)) in logged:
-                rows.append(logged[(arm, float(ratio), int(seed))])
-                continue
             extra = np.zeros(num_classes, int)
             extra[scarce] = np.round(counts[scarce] * ratio).astype(int)
             if arm == "real, all images":
@@ -429,13 +439,16 @@ def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num
                 x, y = np.concatenate([x_real, x_real[pick]]), np.concatenate([y_real, y_real[pick]])
             else:
                 x, y = x_real, y_real
+            if (arm, float(ratio), int(seed)) in logged:
+                rows.append(logged[(arm, float(ratio), int(seed))])
+                continue
             model = train_fixed_steps(x, y, steps, num_classes, batch_size, seed, width, val=real_val,
                                       augment=arm == "real + classic augmentation", eval_every=eval_every)
             scores = _metrics.classification_scores(predict_classes(model, real_test[0]), real_test[1], num_classes)
             per_class = scores["per_class_auroc"]
             row = {"arm": arm, "ratio": ratio, "seed": seed, "train_images": len(y), "accuracy": scores["accuracy"],
                    "macro_auroc": scores["macro_auroc"], "scarce_auroc": float(np.mean([per_class[c] for c in scarce])),
-                   "best_step": model.best_validation[0], "val_auroc": model.best_validation[1]}
+                   "best_step": model.best_validation[0], "val_auroc": model.best_validation[1], **settings}
             row.update({f"auroc_{c}": v for c, v in enumerate(per_class)})
             rows.append(row)
             trained += 1
@@ -467,6 +480,8 @@ def scarce_verdict(summary, spread_factor: float = 1.0) -> str:
     ratio by more than ``spread_factor`` times the larger standard deviation over seeds; "hurt"
     needs it below by as much; anything else is "no clear effect". Real alone is quoted beside it.
     """
+    if (summary["seeds"] < 2).any():
+        return "no verdict: the seed spread needs at least two seeds per arm (the study ran one)"
     real = summary[summary["arm"] == "real"]
     parts = []
     for _, syn in summary[summary["arm"] == "real + synthetic scarce"].iterrows():

@@ -154,8 +154,26 @@ def test_best_validation_checkpoint_is_the_one_returned():
     from helpers.metrics import classification_scores
     again = classification_scores(predict_classes(model, val[0]), val[1], 3)["macro_auroc"]
     assert again == pytest.approx(best, abs=1e-6)  # the kept weights, not the last ones
-    with pytest.raises(ValueError, match="multiple of eval_every"):
+    with pytest.raises(ValueError, match="use e.g. steps=40"):
         evaluate.train_fixed_steps(x, y, 45, 3, val=val, eval_every=10)
+
+
+def test_keep_best_on_validation_restores_the_best_epoch_not_the_last():
+    import keras
+
+    x, y = _brightness_task(10, 1)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    good = [np.array([[-5.0, 0.0, 5.0]], np.float32), np.array([5.0, 10.0, -5.0], np.float32)]  # brightness ranks classes
+    keeper = evaluate._keep_best_on_validation(x, y, 3)
+    keeper.set_model(model)
+    model.set_weights(good)
+    keeper.on_epoch_end(0)
+    model.set_weights([np.zeros_like(w) for w in good])  # a later, useless epoch: AUROC 0.5
+    keeper.on_epoch_end(1)
+    keeper.on_train_end()
+    assert keeper.best_epoch == 1 and keeper.best_auroc > 0.75 and keeper.history[1] == pytest.approx(0.5)
+    for kept, expected in zip(model.get_weights(), good):
+        np.testing.assert_array_equal(kept, expected)
 
 
 def test_scarce_study_arms_and_counts(tmp_path):
@@ -170,10 +188,24 @@ def test_scarce_study_arms_and_counts(tmp_path):
     assert len(results) == len(evaluate.scarce_arms((1.0, 4.0))) == 7
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 7
     resumed = evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(1.0, 4.0),
-                                            seeds=(0,), steps=4, eval_every=2, full_train=(x, y), progress=False,
-                                            log_path=tmp_path / "runs.jsonl")  # everything read back, nothing trained
+                                            seeds=(0,), steps=4, eval_every=2, batch_size=4, width=4,
+                                            full_train=(x, y), progress=False, log_path=tmp_path / "runs.jsonl")  # everything read back, nothing trained
     pd.testing.assert_frame_equal(resumed, results, check_dtype=False)
-    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 7
+    log = tmp_path / "runs.jsonl"
+    assert len(log.read_text().splitlines()) == 7
+    log.write_text("\n".join(log.read_text().splitlines()[:3]) + "\n")  # interrupted after three classifiers
+    again = evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(1.0, 4.0),
+                                          seeds=(0,), steps=4, eval_every=2, batch_size=4, width=4,
+                                          full_train=(x, y), progress=False, log_path=log)
+    assert len(log.read_text().splitlines()) == 7
+    pd.testing.assert_frame_equal(again.iloc[:3], results.iloc[:3], check_dtype=False)  # read back
+    assert (again[["arm", "ratio", "train_images"]].values == results[["arm", "ratio", "train_images"]].values).all()
+    with pytest.raises(ValueError, match="trained with"):  # the log holds classifiers of another length
+        evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(1.0, 4.0),
+                                      seeds=(0,), steps=8, eval_every=2, batch_size=4, width=4,
+                                      full_train=(x, y), progress=False, log_path=log)
+    with pytest.raises(ValueError, match="use e.g. steps=4"):
+        evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, steps=5, eval_every=2)
     counts = results.set_index(["arm", "ratio"])["train_images"]
     assert counts[("real, all images", 0.0)] == 18 and counts[("real", 0.0)] == 14
     assert counts[("real + duplicated scarce", 4.0)] == 22 and counts[("real + synthetic scarce", 1.0)] == 16
@@ -187,7 +219,7 @@ def test_scarce_study_arms_and_counts(tmp_path):
 
 def _scarce_summary(syn, dup, std=0.01):
     rows = [("real", 0.0, 0.7), ("real + synthetic scarce", 4.0, syn), ("real + duplicated scarce", 4.0, dup)]
-    return pd.DataFrame([{"arm": a, "ratio": r, "scarce_mean": m, "scarce_std": std} for a, r, m in rows])
+    return pd.DataFrame([{"arm": a, "ratio": r, "scarce_mean": m, "scarce_std": std, "seeds": 3} for a, r, m in rows])
 
 
 def test_scarce_verdict_compares_with_duplication():
@@ -195,6 +227,8 @@ def test_scarce_verdict_compares_with_duplication():
     assert "4x synthetic: hurt" in evaluate.scarce_verdict(_scarce_summary(0.75, 0.80))
     verdict = evaluate.scarce_verdict(_scarce_summary(0.805, 0.80))
     assert "no clear effect" in verdict and "real alone 0.700" in verdict
+    one_seed = _scarce_summary(0.85, 0.80).assign(seeds=1)
+    assert evaluate.scarce_verdict(one_seed).startswith("no verdict")
 
 
 def test_classifier_extractor_and_resizing_extract_features():
