@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=250, help="validation scoring interval (steps)")
     parser.add_argument("--out", required=True, help="run folder (the GAN resumes from it)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="GANConfig overrides")
+    parser.add_argument("--judge", default=None, help="a classifier of these conditions (e.g. time_to_fidelity's "
+                        "OUT/judge.keras on the same phantoms): also print the scarce GAN's label fidelity")
     args = parser.parse_args()
 
     import numpy as np
@@ -104,7 +106,7 @@ def main() -> None:
     scarce_data = data.subset(np.flatnonzero(keep))
     # an interrupted study resumes from OUT (GAN checkpoints, the classifier log), but only with the
     # settings it started with (the seeds may grow)
-    settings = {k: v for k, v in vars(args).items() if k not in ("seeds", "out")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("seeds", "out", "judge")}
     settings_path = out / "scarce_settings.json"
     if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
         raise SystemExit(f"{settings_path} holds other settings ({settings_path.read_text().strip()}) than these "
@@ -140,6 +142,18 @@ def main() -> None:
               f"training image than 99% of test images are (test itself: {audit['share_test_below']:.1%}); "
               f"median nearest distance generated {audit['median_synthetic']:.2f}, test {audit['median_test']:.2f}")
 
+    fidelity = None
+    if args.judge:
+        import keras
+
+        from helpers.evaluate import label_fidelity
+
+        judge = keras.saving.load_model(args.judge, safe_mode=True)
+        fidelity = label_fidelity(gan.ema_generator, judge, len(data.classes), 100, seed=1)
+        print(f"label fidelity of the GAN trained on the cut data, judged by {args.judge} (100 per condition): "
+              f"{fidelity['fidelity']:.3f}; " + ", ".join(f"{name} {v:.2f}" for name, v in
+                                                          zip(data.classes, fidelity["per_class"])))
+
     # 4. the utility classifiers
     def prepared(name, source=scarce_data):
         x, y = source.arrays(name)
@@ -170,7 +184,8 @@ def main() -> None:
               "scarce_count": args.scarce_count, "gan_steps": args.gan_steps, "gan_minutes": gan_minutes,
               "gan_config": json.loads(config.to_json()), "classifier_steps": args.steps,
               "classifier_size": args.classifier_size, "eval_every": args.eval_every, "seeds": args.seeds,
-              "ratios": args.ratios, "verdict": verdict, "memorisation": audits, "summary": summary.to_dict("records"),
+              "ratios": args.ratios, "verdict": verdict, "memorisation": audits,
+              "fidelity": fidelity and {"judge": args.judge, **fidelity}, "summary": summary.to_dict("records"),
               "runs": study.to_dict("records")}
     (out / "scarce_study.json").write_text(json.dumps(record, indent=1, default=float))
     table = ["| trained on | added per scarce condition (x its real count) | images | scarce AUROC | macro AUROC |"
