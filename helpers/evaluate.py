@@ -477,8 +477,10 @@ def scarce_verdict(summary, spread_factor: float = 1.0) -> str:
     """One sentence per ratio: did synthetic images of the scarce conditions beat duplicating their real ones?
 
     "helped" needs the scarce conditions' mean AUROC above the duplication control's at the same
-    ratio by more than ``spread_factor`` times the larger standard deviation over seeds; "hurt"
-    needs it below by as much; anything else is "no clear effect". Real alone is quoted beside it.
+    ratio by more than ``spread_factor`` times the larger standard deviation over seeds, and not
+    below real alone by as much (beating a control that itself lost to real alone is not help);
+    "hurt" needs it below the control by as much; anything else is "no clear effect". Real alone
+    is quoted beside it.
     """
     if (summary["seeds"] < 2).any():
         return "no verdict: the seed spread needs at least two seeds per arm (the study ran one)"
@@ -492,6 +494,10 @@ def scarce_verdict(summary, spread_factor: float = 1.0) -> str:
         margin = spread_factor * np.nanmax([syn["scarce_std"], dup["scarce_std"]])
         diff = syn["scarce_mean"] - dup["scarce_mean"]
         word = "helped" if diff > margin else "hurt" if -diff > margin else "no clear effect"
+        if len(real) and word == "helped":
+            below = float(real["scarce_mean"].iloc[0]) - syn["scarce_mean"]
+            if below > spread_factor * np.nanmax([syn["scarce_std"], float(real["scarce_std"].iloc[0])]):
+                word = f"better than duplication but {below:.3f} below real alone, so no help"
         parts.append(f"{syn['ratio']:g}x synthetic: {word} ({syn['scarce_mean']:.3f} vs {dup['scarce_mean']:.3f} "
                      f"duplicated, difference {diff:+.3f}, seed spread {margin:.3f})")
     base = f"; real alone {float(real['scarce_mean'].iloc[0]):.3f}" if len(real) else ""

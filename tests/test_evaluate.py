@@ -227,6 +227,9 @@ def test_scarce_verdict_compares_with_duplication():
     assert "4x synthetic: hurt" in evaluate.scarce_verdict(_scarce_summary(0.75, 0.80))
     verdict = evaluate.scarce_verdict(_scarce_summary(0.805, 0.80))
     assert "no clear effect" in verdict and "real alone 0.700" in verdict
+    kermany_4x = evaluate.scarce_verdict(_scarce_summary(0.951, 0.943, std=0.004).assign(  # both below real alone
+        scarce_mean=[0.960, 0.951, 0.943], scarce_std=[0.009, 0.004, 0.002]))
+    assert "better than duplication but 0.009 below real alone, so no help" in kermany_4x
     one_seed = _scarce_summary(0.85, 0.80).assign(seeds=1)
     assert evaluate.scarce_verdict(one_seed).startswith("no verdict")
 
