@@ -296,6 +296,12 @@ def _take_per_class(labels, counts, rng, replace=False):
     return np.concatenate(rows) if rows else np.zeros(0, np.int64)
 
 
+def _with_added(real, source, counts, rng, replace=False):
+    """The ``real`` ``(images, labels)`` plus ``counts[c]`` images of each class c drawn from ``source``."""
+    pick = _take_per_class(source[1], counts, rng, replace=replace)
+    return np.concatenate([real[0], source[0][pick]]), np.concatenate([real[1], source[1][pick]])
+
+
 def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.5, 1.0, 2.0), seeds=(0, 1, 2),
                   steps: int = 600, batch_size: int = 32, width: int = 16, progress: bool = True, val=None,
                   evaluations: int = 4):
@@ -333,11 +339,9 @@ def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.
                 pick = _take_per_class(y_syn, real_counts, rng)
                 x, y = x_syn[pick], y_syn[pick]
             elif arm == "real + synthetic":
-                pick = _take_per_class(y_syn, extra, rng)
-                x, y = np.concatenate([x_real, x_syn[pick]]), np.concatenate([y_real, y_syn[pick]])
+                x, y = _with_added(real_train, synthetic, extra, rng)
             elif arm == "real + duplicated real":
-                pick = _take_per_class(y_real, extra, rng, replace=True)
-                x, y = np.concatenate([x_real, x_real[pick]]), np.concatenate([y_real, y_real[pick]])
+                x, y = _with_added(real_train, real_train, extra, rng, replace=True)
             else:
                 x, y = x_real, y_real
             model = train_fixed_steps(x, y, steps, num_classes, batch_size, seed, width, val=val,
@@ -432,11 +436,9 @@ def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num
             if arm == "real, all images":
                 x, y = full_train
             elif arm == "real + synthetic scarce":
-                pick = _take_per_class(y_syn, extra, rng)
-                x, y = np.concatenate([x_real, x_syn[pick]]), np.concatenate([y_real, y_syn[pick]])
+                x, y = _with_added(real_train, synthetic, extra, rng)
             elif arm == "real + duplicated scarce":
-                pick = _take_per_class(y_real, extra, rng, replace=True)
-                x, y = np.concatenate([x_real, x_real[pick]]), np.concatenate([y_real, y_real[pick]])
+                x, y = _with_added(real_train, real_train, extra, rng, replace=True)
             else:
                 x, y = x_real, y_real
             if (arm, float(ratio), int(seed)) in logged:
