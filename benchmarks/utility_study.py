@@ -101,7 +101,7 @@ def main() -> None:
         rows = np.flatnonzero((split == "train") & (labels == c))
         if len(rows) < args.scarce_count:
             raise SystemExit(f"{data.classes[c]} has {len(rows)} training images, fewer than --scarce-count "
-                             f"{args.scarce_count}")
+                             f"{args.scarce_count}: use --scarce-count {len(rows) // 2} or less, or another condition")
         keep[rng.permutation(rows)[args.scarce_count:]] = False
     scarce_data = data.subset(np.flatnonzero(keep))
     # an interrupted study resumes from OUT (GAN checkpoints, the classifier log), but only with the
