@@ -203,14 +203,16 @@ def _keep_best_on_validation(val_images, val_labels, num_classes: int, batch_siz
     """
     import keras
 
+    from helpers.classifier import predict_classes
+
     class KeepBestOnValidation(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
             self.best_auroc, self.best_epoch, self.best_weights, self.history = -np.inf, 0, None, []
 
         def on_epoch_end(self, epoch, logs=None):
-            probs = self.model.predict(val_images, batch_size=batch_size, verbose=0)
-            score = _metrics.classification_scores(_softmax(probs), val_labels, num_classes)["macro_auroc"]
+            probs = predict_classes(self.model, val_images, batch_size=batch_size)
+            score = _metrics.classification_scores(probs, val_labels, num_classes)["macro_auroc"]
             self.history.append(float(score))
             if score > self.best_auroc:
                 self.best_auroc, self.best_epoch, self.best_weights = float(score), epoch + 1, self.model.get_weights()
@@ -222,10 +224,11 @@ def _keep_best_on_validation(val_images, val_labels, num_classes: int, batch_siz
     return KeepBestOnValidation()
 
 
-def _softmax(logits) -> np.ndarray:
-    z = np.asarray(logits, np.float64)
-    z = np.exp(z - z.max(1, keepdims=True))
-    return z / z.sum(1, keepdims=True)
+def _check_steps(steps: int, parts: int, name: str) -> None:
+    """Raise unless ``steps`` is a multiple of ``parts`` (the validation interval or count), suggesting one that is."""
+    if steps % parts:
+        raise ValueError(f"steps={steps} is not a multiple of {name}={parts}: the classifier is scored on the "
+                         f"validation images at whole intervals; use e.g. steps={max(parts, steps // parts * parts)}")
 
 
 def train_fixed_steps(images, labels, steps: int, num_classes: int, batch_size: int = 32, seed: int = 0,
@@ -262,9 +265,7 @@ def train_fixed_steps(images, labels, steps: int, num_classes: int, batch_size: 
     if val is None:
         model.fit(ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
         return model
-    if steps % eval_every:
-        raise ValueError(f"steps={steps} is not a multiple of eval_every={eval_every} (the validation interval): "
-                         f"use e.g. steps={max(eval_every, steps // eval_every * eval_every)}")
+    _check_steps(steps, eval_every, "eval_every")
     val_images = np.asarray(val[0], np.float32)
     keeper = _keep_best_on_validation(val_images[..., None] if val_images.ndim == 3 else val_images,
                                       np.asarray(val[1], np.int64), num_classes)
@@ -320,10 +321,8 @@ def utility_study(real_train, real_test, synthetic, num_classes: int, ratios=(0.
 
     from helpers.classifier import predict_classes
 
-    if val is not None and steps % evaluations:
-        raise ValueError(f"steps={steps} is not a multiple of evaluations={evaluations}: the classifier is scored on "
-                         f"the validation images every steps / evaluations steps; use e.g. steps="
-                         f"{max(evaluations, steps // evaluations * evaluations)}")
+    if val is not None:
+        _check_steps(steps, evaluations, "evaluations")
     x_real, y_real = real_train
     x_test, y_test = real_test
     x_syn, y_syn = synthetic
@@ -412,9 +411,7 @@ def scarce_utility_study(real_train, real_val, real_test, synthetic, scarce, num
         raise ValueError(f"synthetic holds {have.tolist()} images of the scarce conditions {scarce}; ratio "
                          f"{max(ratios):g} needs {needed.astype(int).tolist()}: generate more")
     arms = scarce_arms(ratios, full=full_train is not None)
-    if steps % eval_every:
-        raise ValueError(f"steps={steps} is not a multiple of eval_every={eval_every} (the validation interval): "
-                         f"use e.g. steps={max(eval_every, steps // eval_every * eval_every)}")
+    _check_steps(steps, eval_every, "eval_every")
     settings = {"steps": steps, "eval_every": eval_every, "batch_size": batch_size, "width": width,
                 "train_images_real": len(y_real), "synthetic_images": len(y_syn)}
     logged = {}
