@@ -2,6 +2,7 @@
 
     python benchmarks/time_to_fidelity.py --size 64 --steps 3000 --every-steps 500
     python benchmarks/time_to_fidelity.py --steps 3000 --set aux_weight=1 seed=1   # a remedy, another seed
+    python benchmarks/time_to_fidelity.py --steps 3000 --every-steps 1500 --ema-decays 0.98 0.999   # EMA horizons
 
 1. Writes (or reuses) a phantom dataset, 700 images per class, and splits it by patient.
 2. Trains the course classifier on the *real* training split and reports its accuracy
@@ -12,6 +13,9 @@
    (generated minus real, mean over conditions; lower is more varied) and recall on the judge's
    features against the real test split, with the real-versus-real recall floor (val vs test).
    Evaluation time is not counted as training time.
+   ``--ema-decays`` keeps more EMA copies of the generator beside the run's own (the EMA does not
+   feed back into training, so one run compares them exactly) and scores them and the raw
+   generator at every evaluation too.
 4. Prints the curve and ends with ``fidelity <F> after <M> min`` (the first time fidelity reached
    ``--target``, or the last measurement if it never did) and a one-line summary of the last
    evaluation.
@@ -41,6 +45,45 @@ def parse_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
+def extra_emas_callback(decays):
+    """A Keras callback that keeps EMA copies of ``model.generator`` at each of ``decays``.
+
+    Same rule as the GAN's own copy (``helpers.gan``): ``decay = min(d, (1 + s) / (10 + s))`` after
+    step ``s``. Its ``generators()`` returns ``{decay: model}`` with the current averages.
+    """
+    import keras
+    import tensorflow as tf
+
+    class ExtraEMAs(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            if not decays:
+                return
+            g = self.model.generator
+            self.averages = {d: [tf.Variable(w) for w in g.weights] for d in decays}
+
+            @tf.function
+            def update(step):
+                s = tf.cast(step, tf.float32)
+                for d, averages in self.averages.items():
+                    decay = tf.minimum(d, (1.0 + s) / (10.0 + s))
+                    for a, w in zip(averages, g.weights):
+                        a.assign(decay * a + (1.0 - decay) * w)
+            self.update = update
+
+        def on_train_batch_end(self, batch, logs=None):
+            if decays:
+                self.update(tf.constant(int(self.model.step.numpy()) - 1, tf.int64))
+
+        def generators(self) -> dict:
+            out = {}
+            for d, averages in self.averages.items():
+                out[d] = keras.models.clone_model(self.model.generator)
+                out[d].set_weights([a.numpy() for a in averages])
+            return out
+
+    return ExtraEMAs()
+
+
 def main() -> None:
     """Run the benchmark and print its numbers."""
     parser = argparse.ArgumentParser()
@@ -57,6 +100,8 @@ def main() -> None:
     parser.add_argument("--judge", default=None, help="judge classifier to reuse (default: OUT/judge.keras, "
                         "trained there on first use)")
     parser.add_argument("--out", default=None, help="run folder (default: a temporary one)")
+    parser.add_argument("--ema-decays", nargs="*", type=float, default=[], metavar="DECAY",
+                        help="also keep and score EMA copies of the generator at these decays, and the raw generator")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="GANConfig overrides, e.g. --set d_width=16 aux_weight=1 (values parsed as JSON)")
     args = parser.parse_args()
@@ -99,16 +144,25 @@ def main() -> None:
     print(f"real-vs-real recall floor (val vs test, judge features, k=5): {recall_floor:.3f}; real same-condition "
           f"MS-SSIM per condition: {[round(v, 2) for v in real_similarity]}")
 
-    def evaluate(gan):
-        fid = label_fidelity(gan.ema_generator, judge, len(data.classes), args.eval_per_class, seed=1)
+    def score(generator):
+        fid = label_fidelity(generator, judge, len(data.classes), args.eval_per_class, seed=1)
         labels = np.repeat(np.arange(len(data.classes)), args.eval_per_class)
-        images = generate_images(gan.ema_generator, labels, seed=2)
+        images = generate_images(generator, labels, seed=2)
         similarity = ms_ssim_diversity(images, labels, len(data.classes), pairs=100, seed=0)
         gap = [g - r for g, r in zip(similarity, real_similarity)]
         recall = precision_recall(test_features, extract_features(extractor, images), k=5)["recall"]
         return {"fidelity": fid["fidelity"], "weakest": float(min(fid["per_class"])),
                 "per_class": [round(v, 2) for v in fid["per_class"]], "ms_ssim_gap": float(np.mean(gap)),
                 "max_ms_ssim_gap": float(max(gap)), "recall": recall, "recall_vs_floor": recall / recall_floor}
+
+    extra_emas = extra_emas_callback(args.ema_decays)
+
+    def evaluate(gan):
+        result = score(gan.ema_generator)
+        if args.ema_decays:
+            result["variants"] = {"raw": score(gan.generator),
+                                  **{f"ema {d}": score(g) for d, g in extra_emas.generators().items()}}
+        return result
 
     monitor = (StepEvaluation(evaluate, args.every_steps) if args.every_steps else
                PeriodicEvaluation(evaluate, args.every, stop_when=lambda r: r["fidelity"] >= args.target))
@@ -122,7 +176,7 @@ def main() -> None:
         import shutil
 
         shutil.rmtree(run_dir)
-    train(data, run_dir, config, steps=steps, minutes=args.minutes, callbacks=[monitor], verbose=0,
+    train(data, run_dir, config, steps=steps, minutes=args.minutes, callbacks=[extra_emas, monitor], verbose=0,
           sample_every=10 ** 6, checkpoint_every=10 ** 9)
     wall = time.perf_counter() - t0
     if not monitor.history or monitor.history[-1]["train_seconds"] < monitor.train_seconds - 1:
@@ -132,6 +186,10 @@ def main() -> None:
         print(f"  {r['train_seconds'] / 60:6.2f} min  step {r['step']:6d}  fidelity {r['fidelity']:.3f}  weakest "
               f"{r['weakest']:.2f}  gap {r['ms_ssim_gap']:+.3f} (max {r['max_ms_ssim_gap']:+.3f})  recall "
               f"{r['recall']:.3f} ({r['recall_vs_floor']:.2f} of floor)  per condition {r['per_class']}")
+        for name, v in r.get("variants", {}).items():
+            print(f"      {name:>10}: fidelity {v['fidelity']:.3f}  weakest {v['weakest']:.2f}  gap "
+                  f"{v['ms_ssim_gap']:+.3f} (max {v['max_ms_ssim_gap']:+.3f})  recall {v['recall_vs_floor']:.2f} of "
+                  f"floor  per condition {v['per_class']}")
     (work / "fidelity_curve.json").write_text(json.dumps(monitor.history, indent=1))
     reached = next((r for r in monitor.history if r["fidelity"] >= args.target), None)
     final = reached or monitor.history[-1]

@@ -128,9 +128,6 @@ class ConditionalGAN(keras.Model):
 
     def __init__(self, generator, discriminator, config: GANConfig, **kwargs):
         super().__init__(**kwargs)
-        if config.aux_fake_class and config.aux_weight <= 0:
-            raise ValueError("aux_fake_class=True needs the auxiliary classifier: set aux_weight > 0 "
-                             f"(got {config.aux_weight}), or aux_fake_class=False")
         self.config, self.generator, self.discriminator = config, generator, discriminator
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())

@@ -528,6 +528,8 @@ print("extra channel for 8 copies:", float(MinibatchStdDev()(copies)[0, 0, 0, -1
 # SN-GAN: with every layer's gain capped at 1, the head needs the room), then the projection head.
 # An **auxiliary classifier** on the same features (AC-GAN style) outputs class logits: trained on real
 # images, it gives the generator a direct signal about which condition its image shows (notebook 04).
+# `aux_fake_class=True` gives it one more logit, "generated", so that it also learns what the
+# generator's images look like; notebook 04 trains with it on (its remedies table shows why).
 # With `conditioning="concat"`, the label is an extra input channel and the convolutions are plain.
 
 # %%

@@ -341,7 +341,10 @@ plt.show()
 # 2. **generator**: fresh noise, through the same augmentation, realism loss plus `aux_weight` × the
 #    auxiliary cross-entropy on its fakes;
 # 3. **EMA**: an exponential moving average of the generator's weights, which is what samples and the
-#    exported generator use (smoother than the raw weights);
+#    exported generator use (smoother than the raw weights). Its decay sets how far back it averages,
+#    about 1 / (1 − decay) steps: 100 at the default `ema_decay=0.99`. Longer is not better in a short
+#    run: the average then still carries generators that had not learned the small findings yet (the
+#    remedies table above measures it);
 # 4. **bookkeeping**: the augmenter's ADA update and the step counter.
 #
 # The metrics it returns are what `fit` logs, each a separate number: the realism losses `d_loss` and
@@ -356,9 +359,6 @@ class ConditionalGAN(keras.Model):
 
     def __init__(self, generator, discriminator, config: GANConfig, **kwargs):
         super().__init__(**kwargs)
-        if config.aux_fake_class and config.aux_weight <= 0:
-            raise ValueError("aux_fake_class=True needs the auxiliary classifier: set aux_weight > 0 "
-                             f"(got {config.aux_weight}), or aux_fake_class=False")
         self.config, self.generator, self.discriminator = config, generator, discriminator
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
@@ -670,7 +670,7 @@ plt.show()
 # | **mode collapse** | rows of a sample column look alike; generated MS-SSIM well above real | lower `aux_weight`, minibatch standard deviation in D (`d_mbstd=True`), LeCam regularisation (`lecam_weight`), more augmentation or ADA, `g_norm="pixel"`; R1 (`r1_gamma`) |
 # | **discriminator overpowers** | `d_loss` → 0, both accuracies → 1, `g_loss` climbs, samples stop improving; the guard may stop the run | augmentation (raise `augment_p`), lower `d_lr`, R1 penalty, a smaller discriminator |
 # | **condition ignored** | columns look alike; label fidelity near chance (one over the number of conditions: 14% for seven, 50% for two); the confusion matrix has one full column | projection discriminator and conditional normalisation (notebook 03), the auxiliary classifier, check the labels in the pipeline |
-# | **some conditions drawn as others** | low fidelity for small findings (Nodule in NIH) while `aux_fake` is low | the generator fools the auxiliary classifier: `aux_fake_class=True` teaches that head a "generated" class; more augmentation makes it harder to fool |
+# | **some conditions drawn as others** | low fidelity for small findings (Nodule in NIH) while `aux_fake` is low | the generator fools the auxiliary classifier: keep `aux_fake_class=True` (the head learns a "generated" class); more augmentation makes it harder to fool; compare the raw generator with the EMA copy: if the raw one draws the finding and the EMA does not, shorten the EMA (`ema_decay`) |
 # | **NaN losses** | the guard stops with "non-finite" | lower learning rates; under mixed precision keep the output layers in float32 (they are) |
 #
 # ## 8. Export and generate a synthetic dataset

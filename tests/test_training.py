@@ -252,8 +252,16 @@ def test_aux_fake_class_learns_to_spot_generated_images():
 
     assert p_generated(fake) > p_generated(real) + 0.1
     assert json.loads(config.to_json())["aux_fake_class"] is True
-    with pytest.raises(ValueError, match="aux_fake_class=True needs the auxiliary classifier"):
-        build_gan(tiny_config(32, aux_fake_class=True, aux_weight=0.0))
+
+
+def test_without_the_auxiliary_classifier_there_is_no_generated_class(data32, tmp_path):
+    """aux_weight=0 (the concat design's setting) drops the class head, and its "generated" class with it."""
+    assert GANConfig().aux_fake_class is True  # the default since the remedies study
+    config = tiny_config(32, aux_weight=0.0)
+    gan = build_gan(config)
+    assert not isinstance(gan.discriminator.output_shape, list)  # realism logit only
+    gan = train(data32, tmp_path / "run", config, gan=gan, steps=2, verbose=0)
+    assert int(gan.step.numpy()) == 2
 
 
 def test_mixed_precision_on_cpu_trains_in_float16_with_float32_outputs(data32, tmp_path):
@@ -344,3 +352,20 @@ def test_lecam_and_mbstd_train_and_resume(data32, tmp_path):
     assert float(resumed.ema_real_logit.numpy()) != 0.0  # the LeCam averages moved and were checkpointed
     for a, b in zip(_weights(resumed), _weights(straight)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_time_to_fidelity_extra_ema_copies_follow_the_gans_own_rule(data32, tmp_path):
+    """benchmarks/time_to_fidelity.py --ema-decays: a copy at the run's own decay equals the GAN's EMA generator."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("time_to_fidelity", ROOT / "benchmarks" / "time_to_fidelity.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    config = tiny_config(32, ema_decay=0.8)
+    extra = benchmark.extra_emas_callback([0.8, 0.3])
+    gan = train(data32, tmp_path / "run", config, steps=40, verbose=0, export=False, callbacks=[extra])
+    copies = extra.generators()
+    z, labels = np.random.default_rng(0).standard_normal((4, 8)).astype("float32"), np.array([0, 2, 4, 6], np.int32)
+    np.testing.assert_allclose(copies[0.8]([z, labels]), gan.ema_generator([z, labels]), atol=1e-5)
+    raw, shorter = gan.generator([z, labels]), copies[0.3]([z, labels])
+    assert np.abs(shorter - raw).mean() < np.abs(copies[0.8]([z, labels]) - raw).mean()  # a shorter average is nearer
