@@ -34,7 +34,7 @@ class GANConfig:
     aux_fake_class: bool = True           # the auxiliary classifier also learns a "generated" class (needs aux_weight > 0)
     d_mbstd: bool = True                  # minibatch standard deviation in the discriminator
     lecam_weight: float = 0.0             # LeCam regularisation of the discriminator (0: off)
-    ema_decay: float = 0.99               # EMA of the generator's weights: averages about the last 1/(1-decay) steps
+    ema_decay: float = 0.999              # EMA of the generator's weights: averages ~1/(1-decay) steps (0.99: more faithful, less useful)
     augment: str = "translation,brightness,contrast"   # DiffAugment policy; "" for none
     augment_p: float = 0.3                # fixed probability in [0, 1]; -1: adaptive (ADA, starting at 0)
     ada_target: float = 0.6
