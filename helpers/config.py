@@ -31,7 +31,7 @@ class GANConfig:
     beta_2: float = 0.99
     r1_gamma: float = 0.0                 # R1 penalty weight on real images (0: off)
     aux_weight: float = 1.0               # auxiliary classifier loss weight (0: pure projection D; 3 collapses)
-    aux_fake_class: bool = True           # the auxiliary classifier also learns a "generated" class (needs aux_weight > 0)
+    aux_fake_class: bool = True           # the auxiliary classifier also learns a "generated" class (off when aux_weight is 0)
     d_mbstd: bool = True                  # minibatch standard deviation in the discriminator
     lecam_weight: float = 0.0             # LeCam regularisation of the discriminator (0: off)
     ema_decay: float = 0.999              # EMA of the generator's weights: averages ~1/(1-decay) steps (0.99: more faithful, less useful)
@@ -41,6 +41,10 @@ class GANConfig:
     balanced: bool = False                # class-balanced sampling of the training split
     mixed_precision: str = "auto"         # auto (GPU only) | on | off
     seed: int = 0
+
+    def __post_init__(self):
+        if self.aux_weight <= 0:  # no auxiliary classifier, so no "generated" class: config.json says so
+            self.aux_fake_class = False
 
     @property
     def num_classes(self) -> int:
