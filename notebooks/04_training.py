@@ -194,16 +194,16 @@ from helpers.models import build_discriminator, build_generator
 #
 # The two rows with EMA decay 0.99 change nothing in how the networks train, only the **EMA copy** of
 # the generator that samples come from (`train_step` below): the copy does not feed back into
-# training. With the default decay 0.999 it averaged the weights of the last few hundred steps, and
-# generators from a few hundred steps back had not yet learned the small findings. The same seeds,
-# read from a copy that averages about the last 100 steps (`ema_decay=0.99`), draw Nodule far more often (0.51 → 0.63 and 0.67 → 0.77 without the
-# "generated" class, 0.55 → 0.72 and 0.49 → 0.77 with it) and keep almost all their variety (worst
-# condition +0.101 against +0.100 on seed 1: within the noise of 100 pairs), but their images
-# made worse training data (0.82-0.84 against 0.86-0.88 with the "generated" class): the EMA's length
-# trades faithfulness for training value, and `ema_decay=0.99` is the setting to choose when
-# faithfulness matters more. Seeds alone move fidelity by 0.02-0.05, and no row reaches 0.92 with
-# every condition above 0.80: Mass and Nodule are still drawn as
-# Infiltration too often, as patchy texture rather than a round, sharp-edged shadow.
+# training. With the default decay 0.999 the copy averages the weights of the last few hundred steps,
+# and generators from a few hundred steps back had not yet learned the small findings. The same seeds,
+# read from a copy that averages about the last 100 steps (`ema_decay=0.99`), draw Nodule far more
+# often (0.51 → 0.63 and 0.67 → 0.77 without the "generated" class, 0.55 → 0.72 and 0.49 → 0.77 with
+# it) and keep almost all their variety (worst condition +0.101 against +0.100 on seed 1: within the
+# noise of 100 pairs), but their images made worse training data (0.82-0.84 against 0.86-0.88 with the
+# "generated" class). The EMA's length trades faithfulness for training value: `ema_decay=0.99` is the
+# setting to choose when faithfulness matters more. Seeds alone move fidelity by 0.02-0.05, and no row
+# reaches 0.92 with every condition above 0.80: Mass and Nodule are still drawn as Infiltration too
+# often, as patchy texture rather than a round, sharp-edged shadow.
 
 # %%
 #| export
