@@ -48,11 +48,13 @@ def parse_overrides(pairs: list[str]) -> dict:
 def extra_emas_callback(decays):
     """A Keras callback that keeps EMA copies of ``model.generator`` at each of ``decays``.
 
-    Same rule as the GAN's own copy (``helpers.gan``): ``decay = min(d, (1 + s) / (10 + s))`` after
-    step ``s``. Its ``generators()`` returns ``{decay: model}`` with the current averages.
+    Updated by the GAN's own rule, :func:`helpers.gan.update_ema`, after every step. Its
+    ``generators()`` returns ``{decay: model}`` with the current averages.
     """
     import keras
     import tensorflow as tf
+
+    from helpers.gan import update_ema
 
     class ExtraEMAs(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -63,11 +65,8 @@ def extra_emas_callback(decays):
 
             @tf.function
             def update(step):
-                s = tf.cast(step, tf.float32)
                 for d, averages in self.averages.items():
-                    decay = tf.minimum(d, (1.0 + s) / (10.0 + s))
-                    for a, w in zip(averages, g.weights):
-                        a.assign(decay * a + (1.0 - decay) * w)
+                    update_ema(averages, g.weights, d, step)
             self.update = update
 
         def on_train_batch_end(self, batch, logs=None):

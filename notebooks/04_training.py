@@ -372,6 +372,17 @@ plt.show()
 
 # %%
 #| export
+def update_ema(averages, weights, decay: float, step) -> None:
+    """Move each of ``averages`` towards ``weights``: ``a = d * a + (1 - d) * w``.
+
+    ``d = min(decay, (1 + step) / (10 + step))``: a plain average over the first steps, then ``decay``.
+    """
+    step = tf.cast(step, tf.float32)
+    d = tf.minimum(decay, (1.0 + step) / (10.0 + step))
+    for a, w in zip(averages, weights):
+        a.assign(d * a + (1.0 - d) * tf.cast(w, a.dtype))
+
+
 class ConditionalGAN(keras.Model):
     """A generator and a discriminator, built outside and passed in, trained by one custom ``train_step``."""
 
@@ -474,10 +485,7 @@ class ConditionalGAN(keras.Model):
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
 
         # 3. EMA of the generator's weights (a plain average over the first steps)
-        step = tf.cast(self.step, tf.float32)
-        decay = tf.minimum(c.ema_decay, (1.0 + step) / (10.0 + step))
-        for ema_w, w in zip(self.ema_generator.weights, self.generator.weights):
-            ema_w.assign(decay * ema_w + (1.0 - decay) * tf.cast(w, ema_w.dtype))
+        update_ema(self.ema_generator.weights, self.generator.weights, c.ema_decay, self.step)
 
         # 4. bookkeeping
         self.augmenter.update(real_logits, self.step)
