@@ -30,7 +30,8 @@ class GANConfig:
     beta_1: float = 0.0
     beta_2: float = 0.99
     r1_gamma: float = 0.0                 # R1 penalty weight on real images (0: off)
-    aux_weight: float = 1.0               # auxiliary classifier loss weight (0: pure projection D; 3 collapses)
+    aux_weight: float = 1.0               # the generator's weight on the auxiliary classifier's loss (0: pure projection D; 3 collapses)
+    d_aux_weight: float = 3.0             # the discriminator's weight on it: how well the classifier learns (1: a weaker teacher)
     aux_fake_class: bool = True           # the auxiliary classifier also learns a "generated" class (off when aux_weight is 0)
     d_mbstd: bool = True                  # minibatch standard deviation in the discriminator
     lecam_weight: float = 0.0             # LeCam regularisation of the discriminator (0: off)

@@ -213,7 +213,7 @@ class ConditionalGAN(keras.Model):
             aux_d = aux_real
             if c.aux_fake_class and fake_classes is not None:  # the head also learns a "generated" class
                 aux_d = 0.5 * (aux_real + class_loss(fake_classes, tf.fill([batch], c.num_classes)))
-            total = d_loss + 0.5 * c.r1_gamma * r1 + c.aux_weight * aux_d
+            total = d_loss + 0.5 * c.r1_gamma * r1 + c.d_aux_weight * aux_d
             if c.lecam_weight > 0:  # keep D's outputs near the moving averages of the other side's (Tseng et al. 2021)
                 real32, fake32 = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
                 lecam = (tf.reduce_mean(tf.square(tf.nn.relu(real32 - self.ema_fake_logit)))

@@ -254,6 +254,24 @@ def test_aux_fake_class_learns_to_spot_generated_images():
     assert json.loads(config.to_json())["aux_fake_class"] is True
 
 
+def test_d_aux_weight_sets_how_much_the_discriminators_classifier_learns():
+    """The classifier head learns only from D's own auxiliary loss: weight 0 leaves it exactly as built."""
+    rng = np.random.default_rng(0)
+    real = np.clip(rng.normal(0.3, 0.2, (8, 32, 32, 1)), -1, 1).astype("float32")
+    labels = tf.constant(np.arange(8) % 7, tf.int32)
+    moved = {}
+    for d_aux_weight in (0.0, 3.0):
+        keras.utils.set_random_seed(0)
+        gan = build_gan(tiny_config(32, augment="", d_aux_weight=d_aux_weight))
+        gan.compile()
+        head = gan.discriminator.get_layer("aux_classifier")
+        before = head.kernel.numpy().copy()
+        gan.fit(tf.data.Dataset.from_tensors((real, labels)).repeat(), steps_per_epoch=3, epochs=1, verbose=0)
+        moved[d_aux_weight] = float(np.abs(head.kernel.numpy() - before).max())
+    assert moved[0.0] == 0.0 and moved[3.0] > 1e-4
+    assert GANConfig.from_json(tiny_config(32, d_aux_weight=3.0).to_json()).d_aux_weight == 3.0
+
+
 def test_without_the_auxiliary_classifier_there_is_no_generated_class(data32, tmp_path):
     """aux_weight=0 (the concat design's setting) drops the class head, and its "generated" class with it."""
     assert GANConfig().aux_fake_class is True  # the default since the remedies study
