@@ -1,15 +1,16 @@
 """How noisy is one reading of the variety target? The same-condition MS-SSIM gap over several draws.
 
     python benchmarks/variety.py --out /tmp/ttf/base \\
-        --generators /tmp/ttf/base/gan-default/generator.keras /tmp/ttf/base/gan-default_seed=1/generator.keras
+        --generators /tmp/ttf/base/gan-default/generator.keras /tmp/ttf/base/gan-seed=1/generator.keras
 
-``time_to_fidelity.py`` reads the variety target from one draw: 100 same-condition pairs per
-condition, generated minus real mean MS-SSIM, and the *worst* condition's gap. The worst of seven
-noisy numbers is itself noisy and biased upwards. This script repeats that reading ``--draws`` times
-per generator, each with other generated images and other pairs, against the real test split's
-reading from ``time_to_fidelity.py`` (pair seed 0), and prints every draw's worst gap, their mean
-and standard deviation, and the mean gap over conditions. It also prints the real test split's own
-per-condition spread over pair seeds, the floor of that noise.
+``time_to_fidelity.py`` reads the variety target from one draw: 100 generated images and 100
+same-condition pairs per condition, generated minus real mean MS-SSIM, and the *worst* condition's
+gap. The worst of seven noisy numbers is itself noisy and biased upwards. This script repeats that
+reading ``--draws`` times per generator, each with other generated images and other pairs (draw 0
+is the benchmark's own reading), always against the one real reading the benchmark uses (the test
+split, pair seed 0), and prints every draw's worst gap, their mean and standard deviation, and the
+mean gap over conditions. It also prints the real test split's own per-condition spread over pair
+seeds, the floor of that noise.
 """
 
 import argparse
@@ -22,12 +23,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def main() -> None:
     """Score each generator's variety over several draws and print the spread."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--generators", nargs="+", help="generator.keras files (phantom classes)")
+    parser.add_argument("--generators", nargs="+", required=True, help="generator.keras files (phantom classes)")
     parser.add_argument("--out", required=True, help="folder with (or for) the phantom dataset")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--per-class", type=int, default=700)
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--pairs", type=int, default=100, help="same-condition pairs per condition and draw")
+    parser.add_argument("--per-condition", type=int, default=100, help="generated images per condition and draw")
     args = parser.parse_args()
 
     import numpy as np
@@ -45,9 +47,9 @@ def main() -> None:
     real = [np.array(ms_ssim_diversity(to_model_range(x_test), y_test, num_classes, pairs=args.pairs, seed=s))
             for s in range(args.draws)]
     print(f"real test split, same-condition MS-SSIM per condition, mean of {args.draws} pair draws: "
-          f"{np.round(np.mean(real, 0), 3).tolist()}; spread (std) {np.round(np.std(real, 0), 3).tolist()}")
-    reference = real[0]  # the reading time_to_fidelity.py compares against
-    labels = np.repeat(np.arange(num_classes), 3 * args.pairs)
+          f"{np.round(np.mean(real, 0), 3).tolist()}; spread (std) {np.round(np.std(real, 0, ddof=1), 3).tolist()}")
+    reference = real[0]  # the reading time_to_fidelity.py compares against, shared by every draw
+    labels = np.repeat(np.arange(num_classes), args.per_condition)
     for path in args.generators:
         generator, meta = load_generator(path)
         if tuple(meta.get("classes", ())) != tuple(data.classes) or meta.get("image_size") != args.size:

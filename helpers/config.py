@@ -31,7 +31,7 @@ class GANConfig:
     beta_2: float = 0.99
     r1_gamma: float = 0.0                 # R1 penalty weight on real images (0: off)
     aux_weight: float = 1.0               # the generator's weight on the auxiliary classifier's loss (0: pure projection D; 3 collapses)
-    d_aux_weight: float = 3.0             # the discriminator's weight on it: how well the classifier learns (1: a weaker teacher)
+    d_aux_weight: float = 3.0             # the discriminator's weight on it: how well the classifier learns (unused without one)
     aux_fake_class: bool = True           # the auxiliary classifier also learns a "generated" class (off when aux_weight is 0)
     d_mbstd: bool = True                  # minibatch standard deviation in the discriminator
     lecam_weight: float = 0.0             # LeCam regularisation of the discriminator (0: off)
@@ -44,6 +44,8 @@ class GANConfig:
     seed: int = 0
 
     def __post_init__(self):
+        if self.d_aux_weight < 0:
+            raise ValueError(f"d_aux_weight={self.d_aux_weight}: use 0 or more (3 is the default)")
         if self.aux_weight <= 0:  # no auxiliary classifier, so no "generated" class: config.json says so
             self.aux_fake_class = False
 
@@ -65,6 +67,8 @@ class GANConfig:
         if unknown:
             raise ValueError(f"unknown config keys {unknown}; known: {sorted(names)}")
         raw["classes"] = tuple(raw.get("classes", CLASSES))
+        # configs saved before d_aux_weight existed used one weight for both sides: resume them unchanged
+        raw.setdefault("d_aux_weight", raw.get("aux_weight", 1.0))
         return cls(**raw)
 
 

@@ -269,7 +269,13 @@ def test_d_aux_weight_sets_how_much_the_discriminators_classifier_learns():
         gan.fit(tf.data.Dataset.from_tensors((real, labels)).repeat(), steps_per_epoch=3, epochs=1, verbose=0)
         moved[d_aux_weight] = float(np.abs(head.kernel.numpy() - before).max())
     assert moved[0.0] == 0.0 and moved[3.0] > 1e-4
-    assert GANConfig.from_json(tiny_config(32, d_aux_weight=3.0).to_json()).d_aux_weight == 3.0
+    assert GANConfig().d_aux_weight == 3.0 and GANConfig().aux_weight == 1.0  # the default since the remedies study
+    assert GANConfig.from_json(tiny_config(32, d_aux_weight=2.0).to_json()).d_aux_weight == 2.0
+    legacy = json.loads(tiny_config(32, aux_weight=2.0).to_json())
+    del legacy["d_aux_weight"]  # a config.json saved before the field existed: one weight for both sides
+    assert GANConfig.from_json(json.dumps(legacy)).d_aux_weight == 2.0
+    with pytest.raises(ValueError, match="d_aux_weight=-1"):
+        GANConfig(d_aux_weight=-1.0)
 
 
 def test_without_the_auxiliary_classifier_there_is_no_generated_class(data32, tmp_path):
