@@ -12,6 +12,8 @@
    per condition: label fidelity (overall and per condition), the same-condition MS-SSIM gap
    (generated minus real, mean over conditions; lower is more varied) and recall on the judge's
    features against the real test split, with the real-versus-real recall floor (val vs test).
+   It also prints how often the discriminator's own class head names the condition of real test
+   images (the teacher the generator learns the conditions from).
    Evaluation time is not counted as training time.
    ``--ema-decays`` keeps more EMA copies of the generator beside the run's own (the EMA does not
    feed back into training, so one run compares them exactly) and scores them and the raw
@@ -43,6 +45,18 @@ def parse_overrides(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             overrides[key] = value
     return overrides
+
+
+def discriminator_class_accuracy(discriminator, images, labels, num_classes: int):
+    """Share of ``images`` whose condition the discriminator's auxiliary head names (argmax over the
+    conditions only, not its "generated" logit); ``None`` when the discriminator has no class head."""
+    import numpy as np
+
+    out = discriminator([images, np.asarray(labels, np.int32)], training=False)
+    if not isinstance(out, (list, tuple)):
+        return None
+    predicted = np.argmax(np.asarray(out[1])[:, :num_classes], axis=1)
+    return float(np.mean(predicted == np.asarray(labels)))
 
 
 def extra_emas_callback(decays):
@@ -158,6 +172,8 @@ def main() -> None:
 
     def evaluate(gan):
         result = score(gan.ema_generator)
+        result["d_head_accuracy"] = discriminator_class_accuracy(gan.discriminator, to_model_range(x_test), y_test,
+                                                                 len(data.classes))
         if args.ema_decays:
             result["variants"] = {"raw": score(gan.generator),
                                   **{f"ema {d}": score(g) for d, g in extra_emas.generators().items()}}
@@ -184,7 +200,9 @@ def main() -> None:
     for r in monitor.history:
         print(f"  {r['train_seconds'] / 60:6.2f} min  step {r['step']:6d}  fidelity {r['fidelity']:.3f}  weakest "
               f"{r['weakest']:.2f}  gap {r['ms_ssim_gap']:+.3f} (max {r['max_ms_ssim_gap']:+.3f})  recall "
-              f"{r['recall']:.3f} ({r['recall_vs_floor']:.2f} of floor)  per condition {r['per_class']}")
+              f"{r['recall']:.3f} ({r['recall_vs_floor']:.2f} of floor)  per condition {r['per_class']}"
+              + (f"  D's class head on real test {r['d_head_accuracy']:.3f}" if r.get("d_head_accuracy") is not None
+                 else ""))
         for name, v in r.get("variants", {}).items():
             print(f"      {name:>10}: fidelity {v['fidelity']:.3f}  weakest {v['weakest']:.2f}  gap "
                   f"{v['ms_ssim_gap']:+.3f} (max {v['max_ms_ssim_gap']:+.3f})  recall {v['recall_vs_floor']:.2f} of "

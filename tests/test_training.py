@@ -396,3 +396,11 @@ def test_time_to_fidelity_extra_ema_copies_follow_the_gans_own_rule(data32, tmp_
     np.testing.assert_allclose(copies[0.8]([z, labels]), gan.ema_generator([z, labels]), atol=1e-5)
     raw, shorter = gan.generator([z, labels]), copies[0.3]([z, labels])
     assert np.abs(shorter - raw).mean() < np.abs(copies[0.8]([z, labels]) - raw).mean()  # a shorter average is nearer
+    images, labels = data32.arrays("train")
+    images = images[..., None].astype("float32") / 127.5 - 1.0
+    head = np.asarray(gan.discriminator([images, labels.astype("int32")])[1])
+    assert head.shape[1] == len(CLASSES) + 1  # the "generated" logit is left out of the accuracy
+    expected = float(np.mean(np.argmax(head[:, :len(CLASSES)], axis=1) == labels))
+    assert benchmark.discriminator_class_accuracy(gan.discriminator, images, labels, len(CLASSES)) == expected
+    no_head = build_gan(tiny_config(32, aux_weight=0.0)).discriminator
+    assert benchmark.discriminator_class_accuracy(no_head, images, labels, len(CLASSES)) is None
