@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from conftest import ROOT
 from helpers import CLASSES
+from helpers.classifier import to_model_range
 from helpers.data import load_nih
 from helpers.generate import main as generate_main
 from helpers.config import GANConfig
@@ -397,7 +398,7 @@ def test_time_to_fidelity_extra_ema_copies_follow_the_gans_own_rule(data32, tmp_
     raw, shorter = gan.generator([z, labels]), copies[0.3]([z, labels])
     assert np.abs(shorter - raw).mean() < np.abs(copies[0.8]([z, labels]) - raw).mean()  # a shorter average is nearer
     images, labels = data32.arrays("train")
-    images = images[..., None].astype("float32") / 127.5 - 1.0
+    images = to_model_range(images)
     head = np.asarray(gan.discriminator([images, labels.astype("int32")])[1])
     assert head.shape[1] == len(CLASSES) + 1  # the "generated" logit is left out of the accuracy
     expected = float(np.mean(np.argmax(head[:, :len(CLASSES)], axis=1) == labels))
