@@ -16,8 +16,9 @@
    images (the teacher the generator learns the conditions from).
    Evaluation time is not counted as training time.
    ``--ema-decays`` keeps more EMA copies of the generator beside the run's own (the EMA does not
-   feed back into training, so one run compares them exactly) and scores them and the raw
-   generator at every evaluation too.
+   feed back into training, so one run compares them exactly), scores them and the raw
+   generator at every evaluation too, and saves the copies at the end as
+   ``RUN/generator-ema<decay>.keras`` beside the run's own ``generator.keras``.
 4. Prints the curve and ends with ``fidelity <F> after <M> min`` (the first time fidelity reached
    ``--target``, or the last measurement if it never did) and a one-line summary of the last
    evaluation.
@@ -95,6 +96,17 @@ def extra_emas_callback(decays):
             return out
 
     return ExtraEMAs()
+
+
+def save_copies(copies: dict, run_dir: Path) -> list[Path]:
+    """Save ``{decay: generator}`` as ``run_dir/generator-ema<decay>.keras`` (for ``synthetic_only.py`` or
+    ``variety.py``); returns the paths."""
+    paths = []
+    for decay, generator in copies.items():
+        path = Path(run_dir) / f"generator-ema{decay}.keras"
+        generator.save(path)
+        paths.append(path)
+    return paths
 
 
 def main() -> None:
@@ -194,6 +206,9 @@ def main() -> None:
     train(data, run_dir, config, steps=steps, minutes=args.minutes, callbacks=[extra_emas, monitor], verbose=0,
           sample_every=10 ** 6, checkpoint_every=10 ** 9)
     wall = time.perf_counter() - t0
+    if args.ema_decays:
+        saved = save_copies(extra_emas.generators(), run_dir)
+        print("extra EMA copies saved: " + ", ".join(str(p) for p in saved))
     if not monitor.history or monitor.history[-1]["train_seconds"] < monitor.train_seconds - 1:
         monitor.run()  # a final measurement at the end of the budget
     print("\ncurve (training minutes, step, fidelity, weakest condition, MS-SSIM gap, recall / floor):")

@@ -396,6 +396,10 @@ def test_time_to_fidelity_extra_ema_copies_follow_the_gans_own_rule(data32, tmp_
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-6)
     np.testing.assert_allclose(copies[0.8]([z, labels]), gan.ema_generator([z, labels]), atol=1e-5)
     raw, shorter = gan.generator([z, labels]), copies[0.3]([z, labels])
+    saved = benchmark.save_copies(copies, tmp_path / "run")
+    assert [p.name for p in saved] == ["generator-ema0.8.keras", "generator-ema0.3.keras"]
+    reloaded = keras.saving.load_model(saved[1])
+    np.testing.assert_allclose(reloaded([z, labels]), shorter, atol=1e-6)
     assert np.abs(shorter - raw).mean() < np.abs(copies[0.8]([z, labels]) - raw).mean()  # a shorter average is nearer
     images, labels = data32.arrays("train")
     images = to_model_range(images)
