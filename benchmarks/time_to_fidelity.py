@@ -99,12 +99,19 @@ def extra_emas_callback(decays):
 
 
 def save_copies(copies: dict, run_dir: Path) -> list[Path]:
-    """Save ``{decay: generator}`` as ``run_dir/generator-ema<decay>.keras`` (for ``synthetic_only.py`` or
-    ``variety.py``); returns the paths."""
+    """Save ``{decay: generator}`` as ``run_dir/generator-ema<decay>.keras``, each with the run's
+    ``generator.json`` beside it (so ``helpers.generate.load_generator``, ``synthetic_only.py`` and
+    ``variety.py`` can read it, and the metadata says which decay); returns the paths."""
+    import json
+
+    run_dir = Path(run_dir)
+    meta = json.loads((run_dir / "generator.json").read_text())
     paths = []
     for decay, generator in copies.items():
-        path = Path(run_dir) / f"generator-ema{decay}.keras"
+        path = run_dir / f"generator-ema{decay}.keras"
         generator.save(path)
+        path.with_suffix(".json").write_text(json.dumps(
+            {**meta, "weights": f"exponential moving average of the generator, decay {decay}"}, indent=1))
         paths.append(path)
     return paths
 
