@@ -172,28 +172,30 @@ from helpers.models import build_discriminator, build_generator
 # images the generated ones cover (notebook 05), given as a share of what real images score against
 # other real images, the best achievable:
 #
-# | remedy | seeds 0 / 1: label fidelity | weakest condition | MS-SSIM gap, seed 0 (mean / worst), seed 1 (mean / worst) | recall / real's | trained on synthetic only, tested on real |
-# |---|---|---|---|---|---|
-# | `aux_weight=3` (the first default) | 0.87 / 0.83 | 0.18 / 0.02 | +0.34 / +0.41, +0.39 / +0.45 | 0.85 / 0.58 | 0.61 / 0.63 |
-# | `aux_weight=3`, minibatch std in D | 0.92 / 0.87 | 0.59 / 0.15 | +0.34 / +0.41, +0.35 / +0.41 | 0.85 / 0.83 | 0.63 / 0.60 |
-# | `aux_weight=2`, minibatch std | 0.87 / 0.90 | 0.49 / 0.61 | +0.05 / +0.15, +0.10 / +0.24 | 0.89 / 0.94 | 0.73 / 0.74 |
-# | `aux_weight=1`, minibatch std | 0.86 / 0.89 | 0.51 / 0.67 | +0.05 / +0.13, +0.06 / +0.11 | 0.94 / 0.92 | 0.82 / 0.79 |
-# | `aux_weight=1`, minibatch std, LeCam 0.3 | 0.86 / 0.91 | 0.49 / 0.58 | +0.06 / +0.15, **+0.34 / +0.42** | 0.94 / 0.80 | 0.76 / 0.60 |
-# | `aux_weight=1`, minibatch std, "generated" class (`aux_fake_class`) | 0.84 / 0.82 | 0.55 / 0.49 | +0.02 / +0.09, +0.02 / +0.10 | 0.96 / 0.97 | 0.88 / 0.86 |
-# | `aux_weight=1`, minibatch std, EMA decay 0.99 | 0.88 / 0.90 | 0.63 / 0.77 | +0.05 / +0.14, +0.06 / +0.11 | 0.95 / 0.94 | 0.80 / 0.73 |
-# | `aux_weight=1`, minibatch std, "generated" class, EMA decay 0.99 | 0.87 / 0.89 | Mass 0.56 / 0.60 (Nodule 0.72 / 0.77) | +0.02 / +0.10, +0.02 / +0.10 | 0.98 / 0.97 | 0.84 / 0.82 |
-# | the "generated" class row, the discriminator's classifier weighted 2 (`d_aux_weight=2`) | 0.94 / 0.83 | 0.82 / 0.34 | +0.03 / +0.13, +0.05 / +0.11 | 0.89 / 0.89 | 0.93 / 0.83 |
-# | the same with `d_aux_weight=3` | 0.92 / 0.90 | 0.71 / 0.69 | +0.03 / +0.11, +0.03 / +0.11 | 0.91 / 0.94 | 0.91 / 0.83 |
-# | the same with `d_aux_weight=6` | 0.91 / 0.91 | 0.63 / 0.73 | +0.06 / +0.13, +0.03 / +0.14 | 0.93 / 0.97 | – |
-# | `d_aux_weight=3`, EMA decay 0.99 | 0.92 / 0.95 | 0.72 / 0.84 | +0.04 / +0.14, +0.03 / +0.08 | 0.99 / 0.95 | 0.88 / 0.83 |
-# | `d_aux_weight=3`, learning rates 1e-3 (EMA 0.999) | 0.93 / 0.92 | 0.73 / 0.75 | +0.02 / +0.07, +0.04 / +0.13 | 0.88 / 0.88 | – |
-# | **`d_aux_weight=3`, learning rates 1e-3, EMA 0.99: the default** | **0.97 / 0.92** | 0.87 / 0.74 | +0.02 / +0.07, +0.05 / +0.12 | 0.94 / 0.93 | 0.88 / 0.84 |
+# | remedy | seeds 0 / 1: label fidelity | weakest condition | MS-SSIM gap, seed 0 (mean / worst), seed 1 (mean / worst) | recall / real's | trained on synthetic only, tested on real | steps/s |
+# |---|---|---|---|---|---|---|
+# | `aux_weight=3` (the first default) | 0.87 / 0.83 | 0.18 / 0.02 | +0.34 / +0.41, +0.39 / +0.45 | 0.85 / 0.58 | 0.61 / 0.63 | 6.5 / 7.1 |
+# | `aux_weight=3`, minibatch std in D | 0.92 / 0.87 | 0.59 / 0.15 | +0.34 / +0.41, +0.35 / +0.41 | 0.85 / 0.83 | 0.63 / 0.60 | 7.0 / 7.3 |
+# | `aux_weight=2`, minibatch std | 0.87 / 0.90 | 0.49 / 0.61 | +0.05 / +0.15, +0.10 / +0.24 | 0.89 / 0.94 | 0.73 / 0.74 | 7.6 / 7.3 |
+# | `aux_weight=1`, minibatch std | 0.86 / 0.89 | 0.51 / 0.67 | +0.05 / +0.13, +0.06 / +0.11 | 0.94 / 0.92 | 0.82 / 0.79 | 6.9 / 6.9 |
+# | `aux_weight=1`, minibatch std, LeCam 0.3 | 0.86 / 0.91 | 0.49 / 0.58 | +0.06 / +0.15, **+0.34 / +0.42** | 0.94 / 0.80 | 0.76 / 0.60 | 7.6 / 7.7 |
+# | `aux_weight=1`, minibatch std, "generated" class (`aux_fake_class`) | 0.84 / 0.82 | 0.55 / 0.49 | +0.02 / +0.09, +0.02 / +0.10 | 0.96 / 0.97 | 0.88 / 0.86 | 6.9 / 7.2 |
+# | `aux_weight=1`, minibatch std, EMA decay 0.99 | 0.88 / 0.90 | 0.63 / 0.77 | +0.05 / +0.14, +0.06 / +0.11 | 0.95 / 0.94 | 0.80 / 0.73 | 7.5 / 7.3 |
+# | `aux_weight=1`, minibatch std, "generated" class, EMA decay 0.99 | 0.87 / 0.89 | Mass 0.56 / 0.60 (Nodule 0.72 / 0.77) | +0.02 / +0.10, +0.02 / +0.10 | 0.98 / 0.97 | 0.84 / 0.82 | 7.2 / 7.2 |
+# | the "generated" class row, the discriminator's classifier weighted 2 (`d_aux_weight=2`) | 0.94 / 0.83 | 0.82 / 0.34 | +0.03 / +0.13, +0.05 / +0.11 | 0.89 / 0.89 | 0.93 / 0.83 | 6.0 / 6.0 |
+# | the same with `d_aux_weight=3` | 0.92 / 0.90 | 0.71 / 0.69 | +0.03 / +0.11, +0.03 / +0.11 | 0.91 / 0.94 | 0.91 / 0.83 | 6.6 / 6.1 |
+# | the same with `d_aux_weight=6` | 0.91 / 0.91 | 0.63 / 0.73 | +0.06 / +0.13, +0.03 / +0.14 | 0.93 / 0.97 | – | 6.0 / 7.4 |
+# | `d_aux_weight=3`, EMA decay 0.99 | 0.92 / 0.95 | 0.72 / 0.84 | +0.04 / +0.14, +0.03 / +0.08 | 0.99 / 0.95 | 0.88 / 0.83 | 7.5 / 7.5 |
+# | `d_aux_weight=3`, learning rates 1e-3 (EMA 0.999) | 0.93 / 0.92 | 0.73 / 0.75 | +0.02 / +0.07, +0.04 / +0.13 | 0.88 / 0.88 | – | 7.3 / 7.3 |
+# | **`d_aux_weight=3`, learning rates 1e-3, EMA 0.99: the default** | **0.97 / 0.92** | 0.87 / 0.74 | +0.02 / +0.07, +0.05 / +0.12 | 0.94 / 0.93 | 0.88 / 0.84 | 7.3 / 7.3 |
 #
-# (The last column: macro AUROC on real test images of a classifier trained on the generator's images
+# (The synthetic-only column: macro AUROC on real test images of a classifier trained on the generator's images
 # alone, mean of three classifier seeds, six for the last rows; trained on real images the same
 # classifier scores 0.999. In the rows above `d_aux_weight=2` the discriminator weighs the classifier
 # as the generator does: `d_aux_weight` = `aux_weight`, see below. All rows but the last two trained
-# with the Adam learning rates 5e-4; rows without an EMA decay read the samples from a 0.999 copy.)
+# with the Adam learning rates 5e-4; rows without an EMA decay read the samples from a 0.999 copy.
+# Steps per second come from a shared 2-core CPU and move by about ±10% with its load; no remedy
+# changes the work per step much.)
 # `aux_weight=3` draws the conditions but each in a few near-identical ways, and a classifier learns little
 # from them; the one run that reached fidelity 0.92 did not repeat on the second seed. Minibatch
 # standard deviation in the discriminator (notebook 03) helps the weakest condition; weight 1 with it
