@@ -234,7 +234,7 @@ from helpers.models import build_discriminator, build_generator
 #
 # **The pace and the read-out.** Two settings that change no loss come last in the table. Adam
 # learning rates of 1e-3 for both networks (instead of 5e-4) learn the conditions sooner (label
-# fidelity 0.76 / 0.77 half way, at 1,500 steps, against 0.71 / 0.71); 2e-3 was worse. A short EMA
+# fidelity 0.76 / 0.77 half way, at 1,500 steps, against 0.71 / 0.71); 2e-3 was slower. A short EMA
 # (0.99, below) makes the samples more faithful, and together they give the highest fidelity in the
 # table, so they are the default; a 0.999 EMA made better training data on seed 0. The rates were
 # measured at 64 px on the phantoms only: if a longer or larger run stops with "non-finite" losses,
