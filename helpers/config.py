@@ -20,7 +20,7 @@ class GANConfig:
     latent_dim: int = 64
     g_width: int = 16
     d_width: int = 16                     # discriminator channels at full size (32 costs 2x per step)
-    g_norm: str = "instance"              # generator normalisation: instance | pixel (more varied, less faithful)
+    g_norm: str = "pixel"                 # generator normalisation: pixel | instance (pixel made better training data)
     classes: tuple = CLASSES
     conditioning: str = "projection"      # projection (recommended) | concat (the prototype's)
     loss: str = "hinge"                   # hinge | nonsaturating
