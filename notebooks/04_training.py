@@ -264,9 +264,9 @@ from helpers.models import build_discriminator, build_generator
 # mapping network is faithful *and* useful on both seeds (synthetic only 0.88 / 0.90), at a clear
 # cost in variety (recall 0.84 / 0.83 of the real floor); transitional conditioning is faithful on
 # both seeds, just (0.80 for Mass on seed 0), useful on both (0.91 / 0.90) and nearly as varied as
-# real images. Neither is built into the course yet; the README
-# describes both changes, small enough to make yourself in notebook 03's generator cell (the mapping
-# network) or in the conditional layers and `train_step` (transitional conditioning).
+# real images. Neither is built into the course yet; the README describes both changes, small enough
+# to make yourself in notebook 03's generator cell (the mapping network) or in the conditional layers
+# and `train_step` (transitional conditioning).
 #
 # The rows with EMA decay 0.99 change nothing in how the networks train, only the **EMA copy** of
 # the generator that samples come from (`train_step` below): the copy does not feed back into
@@ -926,8 +926,8 @@ synthetic["condition"].value_counts()
 # ```
 # On the phantoms (seed 0, learning rates 5e-4, EMA 0.999) the head was right for 69% of real test
 # images at weight 1 and 93% at 3, and label fidelity after 3,000 steps was 0.84 against 0.92 (the
-# remedies table); with today's learning rates, EMA and pixel norm both runs score higher (the
-# default: 0.93 / 0.94 on two seeds).
+# remedies table). Today's default scores 0.93 / 0.94 on two seeds; weight 1 was not measured again
+# under today's learning rates, EMA and pixel norm, so your run is that measurement.
 # A generator learns the conditions from that head, so a sharper head teaches it better, while its own weight
 # (`aux_weight`) stays low enough not to collapse its variety.
 # </details>
