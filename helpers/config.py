@@ -36,6 +36,8 @@ class GANConfig:
     d_mbstd: bool = True                  # minibatch standard deviation in the discriminator
     lecam_weight: float = 0.0             # LeCam regularisation of the discriminator (0: off)
     ema_decay: float = 0.99               # EMA of the generator's weights: averages ~1/(1-decay) steps (0.999: less faithful, more useful)
+    transition_start: int = 0             # transitional conditioning: the label's strength is 0 until this step,
+    transition_end: int = 0               # rises linearly to 1 at this step (0: full strength from the start)
     augment: str = "translation,brightness,contrast"   # DiffAugment policy; "" for none
     augment_p: float = 0.3                # fixed probability in [0, 1]; -1: adaptive (ADA, starting at 0)
     ada_target: float = 0.6
@@ -46,6 +48,9 @@ class GANConfig:
     def __post_init__(self):
         if self.d_aux_weight < 0:
             raise ValueError(f"d_aux_weight={self.d_aux_weight}: use 0 or more (3 is the default)")
+        if self.transition_end and not 0 <= self.transition_start < self.transition_end:
+            raise ValueError(f"transition_start={self.transition_start}, transition_end={self.transition_end}: "
+                             "use 0 <= transition_start < transition_end, or transition_end=0 to switch it off")
         if self.aux_weight <= 0:  # no auxiliary classifier, so no "generated" class: config.json says so
             self.aux_fake_class = False
 
@@ -69,6 +74,9 @@ class GANConfig:
         raw["classes"] = tuple(raw.get("classes", CLASSES))
         # configs saved before d_aux_weight existed used one weight for both sides: resume them unchanged
         raw.setdefault("d_aux_weight", raw.get("aux_weight", 1.0))
+        # configs saved before transitional conditioning existed trained without it
+        raw.setdefault("transition_start", 0)
+        raw.setdefault("transition_end", 0)
         return cls(**raw)
 
 

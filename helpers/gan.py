@@ -127,11 +127,26 @@ def update_ema(averages, weights, decay: float, step) -> None:
     """Move each of ``averages`` towards ``weights``: ``a = d * a + (1 - d) * w``.
 
     ``d = min(decay, (1 + step) / (10 + step))``: a plain average over the first steps, then ``decay``.
+    Non-trainable weights (the condition strength) are copied, not averaged, as in StyleGAN2-ADA.
     """
     step = tf.cast(step, tf.float32)
     d = tf.minimum(decay, (1.0 + step) / (10.0 + step))
     for a, w in zip(averages, weights):
-        a.assign(d * a + (1.0 - d) * tf.cast(w, a.dtype))
+        if w.trainable:
+            a.assign(d * a + (1.0 - d) * tf.cast(w, a.dtype))
+        else:
+            a.assign(tf.cast(w, a.dtype))
+
+
+def transition_strength(step, start: int, end: int):
+    """The condition's strength at ``step``: 0 until ``start``, rising linearly to 1 at ``end``, then 1."""
+    progress = (tf.cast(step, tf.float32) - float(start)) / float(max(end - start, 1))
+    return tf.clip_by_value(progress, 0.0, 1.0)
+
+
+def condition_strength_weights(*models) -> list:
+    """Every ``condition_strength`` weight of ``models`` (one per layer where the label enters)."""
+    return [w for m in models for w in m.non_trainable_weights if w.name == "condition_strength"]
 
 
 class ConditionalGAN(keras.Model):
@@ -143,6 +158,7 @@ class ConditionalGAN(keras.Model):
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
         self.ema_generator.trainable = False
+        self.strength_weights = condition_strength_weights(generator, discriminator, self.ema_generator)
         self.augmenter = Augmenter(config.augment, config.augment_p, config.ada_target)
         self.step = keras.Variable(0, dtype="int64", trainable=False, name="step", aggregation="only_first_replica")
         # LeCam: moving averages of D's outputs on real and generated images
@@ -194,6 +210,11 @@ class ConditionalGAN(keras.Model):
         c = self.config
         batch = tf.shape(real)[0]
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        strength = tf.constant(1.0)
+        if c.transition_end > 0:  # transitional conditioning: unconditional first, the label faded in
+            strength = transition_strength(self.step, c.transition_start, c.transition_end)
+            for weight in self.strength_weights:
+                weight.assign(strength)
 
         # 1. discriminator: real images with their labels against fakes drawn for the same labels
         z = tf.random.stateless_normal([batch, c.latent_dim], self.seed_for(1))
@@ -213,7 +234,7 @@ class ConditionalGAN(keras.Model):
             aux_d = aux_real
             if c.aux_fake_class and fake_classes is not None:  # the head also learns a "generated" class
                 aux_d = 0.5 * (aux_real + class_loss(fake_classes, tf.fill([batch], c.num_classes)))
-            total = d_loss + 0.5 * c.r1_gamma * r1 + c.d_aux_weight * aux_d
+            total = d_loss + 0.5 * c.r1_gamma * r1 + strength * c.d_aux_weight * aux_d
             if c.lecam_weight > 0:  # keep D's outputs near the moving averages of the other side's (Tseng et al. 2021)
                 real32, fake32 = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
                 lecam = (tf.reduce_mean(tf.square(tf.nn.relu(real32 - self.ema_fake_logit)))
@@ -230,7 +251,7 @@ class ConditionalGAN(keras.Model):
             fake_logits_g, fake_classes_g = self.discriminate(self.augmenter(fake, self.seed_for(5)), labels)
             g_loss = self.g_loss_fn(fake_logits_g)
             aux_fake = class_loss(fake_classes_g, labels) if fake_classes_g is not None else tf.constant(0.0)
-            total = g_loss + c.aux_weight * aux_fake
+            total = g_loss + strength * c.aux_weight * aux_fake
             scaled = self.g_optimizer.scale_loss(total / tf.cast(replicas, total.dtype))
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)

@@ -36,13 +36,38 @@ def check_design(image_size: int, conditioning: str) -> int:
     return int(math.log2(image_size // 4))
 
 
+def add_condition_strength(layer):
+    """Give ``layer`` a non-trainable scalar weight ``condition_strength``, 1 at the start.
+
+    The layer multiplies everything the label contributes by it: 1 is the full condition (every
+    finished model), 0 none. Notebook 04's ``train_step`` sets it to fade the condition in.
+    """
+    return layer.add_weight(shape=(), initializer="ones", trainable=False, name="condition_strength",
+                            aggregation="only_first_replica")
+
+
+@keras.saving.register_keras_serializable(package="cxr_gan")
+class ConditionStrength(layers.Layer):
+    """Multiply the input (a label embedding) by the layer's ``condition_strength``."""
+
+    def build(self, input_shape):
+        self.condition_strength = add_condition_strength(self)
+
+    def call(self, x):
+        return x * ops.cast(self.condition_strength, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 @keras.saving.register_keras_serializable(package="cxr_gan")
 class ClassConditionalNorm(layers.Layer):
-    """Normalisation followed by a per-class scale and shift: ``norm(x) * (1 + gamma[y]) + beta[y]``.
+    """Normalisation followed by a per-class scale and shift: ``norm(x) * (1 + s*gamma[y]) + s*beta[y]``.
 
     ``mode="instance"`` standardises each channel over the image; ``mode="pixel"`` divides each
-    pixel's feature vector by its RMS over channels. gamma and beta start at zero. Neither mode
-    uses batch statistics, so training, sampling and every replica of a distributed run agree.
+    pixel's feature vector by its RMS over channels. gamma and beta start at zero; ``s`` is the
+    layer's ``condition_strength`` (1 unless training fades it). Neither mode uses batch
+    statistics, so training, sampling and every replica of a distributed run agree.
     """
 
     def __init__(self, num_classes: int, epsilon: float = 1e-5, mode: str = "instance", **kwargs):
@@ -55,6 +80,7 @@ class ClassConditionalNorm(layers.Layer):
         channels = input_shape[0][-1]
         self.gamma = self.add_weight(shape=(self.num_classes, channels), initializer="zeros", name="gamma")
         self.beta = self.add_weight(shape=(self.num_classes, channels), initializer="zeros", name="beta")
+        self.condition_strength = add_condition_strength(self)
 
     def call(self, inputs):
         x, labels = inputs
@@ -68,10 +94,19 @@ class ClassConditionalNorm(layers.Layer):
         labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
         gamma = ops.cast(ops.take(self.gamma, labels, axis=0), x.dtype)[:, None, None, :]
         beta = ops.cast(ops.take(self.beta, labels, axis=0), x.dtype)[:, None, None, :]
-        return x * (1.0 + gamma) + beta
+        strength = ops.cast(self.condition_strength, x.dtype)
+        return x * (1.0 + strength * gamma) + strength * beta
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
+
+    def load_own_variables(self, store):
+        """Load gamma and beta; files saved before ``condition_strength`` existed keep it at 1."""
+        if len(store.keys()) == 2:
+            self.gamma.assign(store["0"])
+            self.beta.assign(store["1"])
+        else:
+            super().load_own_variables(store)
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "epsilon": self.epsilon, "mode": self.mode}
@@ -123,7 +158,7 @@ class SNDense(layers.Dense):
 
 @keras.saving.register_keras_serializable(package="cxr_gan")
 class ProjectionHead(layers.Layer):
-    """``w·h + embed(y)·h``: the projection discriminator's output, one logit per image."""
+    """``w·h + s * embed(y)·h``: the projection discriminator's output, one logit per image (``s``: condition strength)."""
 
     def __init__(self, num_classes: int, **kwargs):
         super().__init__(**kwargs)
@@ -135,15 +170,23 @@ class ProjectionHead(layers.Layer):
         self.dense.build((None, features))
         self.embedding = self.add_weight(shape=(self.num_classes, features), initializer="glorot_uniform",
                                          name="class_embedding")
+        self.condition_strength = add_condition_strength(self)
 
     def call(self, inputs):
         h, labels = inputs
         labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
         projection = ops.sum(ops.take(self.embedding, labels, axis=0) * h, axis=-1, keepdims=True)
-        return self.dense(h) + projection
+        return self.dense(h) + ops.cast(self.condition_strength, projection.dtype) * projection
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], 1)
+
+    def load_own_variables(self, store):
+        """Load the class embedding; files saved before ``condition_strength`` existed keep it at 1."""
+        if len(store.keys()) == 1:
+            self.embedding.assign(store["0"])
+        else:
+            super().load_own_variables(store)
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
@@ -161,6 +204,7 @@ def build_generator(image_size: int = 64, latent_dim: int = 64, width: int = 16,
     label = keras.Input((), dtype="int32", name="label")
     embedded = layers.Flatten()(layers.Embedding(num_classes, latent_dim, name="label_embedding")(
         layers.Reshape((1,))(label)))
+    embedded = ConditionStrength(name="label_strength")(embedded)
     x = layers.Concatenate()([z, embedded])
     ch = channels_at(4, image_size, width)
     x = layers.Dense(4 * 4 * ch, name="project")(x)
@@ -212,6 +256,7 @@ def build_discriminator(image_size: int = 64, width: int = 16, num_classes: int 
     if conditioning == "concat":
         plane = layers.Dense(image_size * image_size, name="label_plane")(layers.Flatten()(
             layers.Embedding(num_classes, 50, name="label_embedding")(layers.Reshape((1,))(label))))
+        plane = ConditionStrength(name="label_strength")(plane)
         x = layers.Concatenate()([x, layers.Reshape((image_size, image_size, 1))(plane)])
     resolution = image_size
     for _ in range(blocks):

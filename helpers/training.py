@@ -374,6 +374,10 @@ def train(data, run_dir, config: GANConfig | None = None, steps: int | None = No
         if export:
             export_generator(gan, run_dir)
         return gan
+    if max_steps is not None and max_steps < config.transition_end:
+        print(f"warning: training stops at step {max_steps}, before transitional conditioning reaches full "
+              f"strength (transition_end={config.transition_end}): the generator will follow its labels only "
+              f"partly. Train longer, or set transition_end (0 switches the transition off).")
     dataset = make_dataset(data, "train", config.batch_size, balanced=config.balanced, repeat=True,
                            seed=config.seed, skip_batches=start)
     guard = DivergenceGuard()
