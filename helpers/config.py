@@ -20,7 +20,7 @@ class GANConfig:
     latent_dim: int = 64
     g_width: int = 16
     d_width: int = 16                     # discriminator channels at full size (32 costs 2x per step)
-    g_norm: str = "pixel"                 # generator normalisation: pixel | instance (pixel made better training data)
+    g_norm: str = "instance"              # generator normalisation: instance | pixel (instance: more faithful with the transition)
     classes: tuple = CLASSES
     conditioning: str = "projection"      # projection (recommended) | concat (the prototype's)
     loss: str = "hinge"                   # hinge | nonsaturating
@@ -36,8 +36,8 @@ class GANConfig:
     d_mbstd: bool = True                  # minibatch standard deviation in the discriminator
     lecam_weight: float = 0.0             # LeCam regularisation of the discriminator (0: off)
     ema_decay: float = 0.99               # EMA of the generator's weights: averages ~1/(1-decay) steps (0.999: less faithful, more useful)
-    transition_start: int = 0             # transitional conditioning: the label's strength is 0 until this step,
-    transition_end: int = 0               # rises linearly to 1 at this step (0: full strength from the start)
+    transition_start: int = 300           # transitional conditioning: the label's strength is 0 until this step,
+    transition_end: int = 1200            # rises linearly to 1 at this step (0: full strength from the start)
     augment: str = "translation,brightness,contrast"   # DiffAugment policy; "" for none
     augment_p: float = 0.3                # fixed probability in [0, 1]; -1: adaptive (ADA, starting at 0)
     ada_target: float = 0.6

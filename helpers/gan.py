@@ -124,22 +124,22 @@ class Augmenter(keras.layers.Layer):
 
 
 def update_ema(averages, weights, decay: float, step) -> None:
-    """Move each of ``averages`` towards ``weights``: ``a = d * a + (1 - d) * w``.
+    """Move each of ``averages`` towards ``weights``: ``a = d * a + (1 - d) * w``; copy the condition strength.
 
     ``d = min(decay, (1 + step) / (10 + step))``: a plain average over the first steps, then ``decay``.
-    Non-trainable weights (the condition strength) are copied, not averaged, as in StyleGAN2-ADA.
+    The condition strength follows the step, not the weights, so the copy gets the same value.
     """
     step = tf.cast(step, tf.float32)
     d = tf.minimum(decay, (1.0 + step) / (10.0 + step))
     for a, w in zip(averages, weights):
-        if w.trainable:
-            a.assign(d * a + (1.0 - d) * tf.cast(w, a.dtype))
-        else:
+        if w.name == "condition_strength":
             a.assign(tf.cast(w, a.dtype))
+        else:
+            a.assign(d * a + (1.0 - d) * tf.cast(w, a.dtype))
 
 
 def transition_strength(step, start: int, end: int):
-    """The condition's strength at ``step``: 0 until ``start``, rising linearly to 1 at ``end``, then 1."""
+    """The condition's strength once ``step`` steps are done: 0 until ``start``, rising linearly to 1 at ``end``."""
     progress = (tf.cast(step, tf.float32) - float(start)) / float(max(end - start, 1))
     return tf.clip_by_value(progress, 0.0, 1.0)
 
@@ -168,7 +168,8 @@ class ConditionalGAN(keras.Model):
                                              aggregation="only_first_replica")
         self.built = True  # the sub-models are built; fit must not trace call() on image batches
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
-                         ("d_loss", "g_loss", "aux_real", "aux_fake", "d_acc_real", "d_acc_fake", "r1", "augment_p")}
+                         ("d_loss", "g_loss", "aux_real", "aux_fake", "d_acc_real", "d_acc_fake", "r1", "augment_p",
+                          "condition_strength")}
 
     @property
     def metrics(self):
@@ -212,7 +213,7 @@ class ConditionalGAN(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         strength = tf.constant(1.0)
         if c.transition_end > 0:  # transitional conditioning: unconditional first, the label faded in
-            strength = transition_strength(self.step, c.transition_start, c.transition_end)
+            strength = transition_strength(self.step + 1, c.transition_start, c.transition_end)
             for weight in self.strength_weights:
                 weight.assign(strength)
 
@@ -269,7 +270,7 @@ class ConditionalGAN(keras.Model):
         values = {"d_loss": d_loss, "g_loss": g_loss, "aux_real": aux_real, "aux_fake": aux_fake,
                   "d_acc_real": tf.reduce_mean(tf.cast(real32 > 0, tf.float32)),
                   "d_acc_fake": tf.reduce_mean(tf.cast(fake32 < 0, tf.float32)), "r1": r1,
-                  "augment_p": self.augmenter.p}
+                  "augment_p": self.augmenter.p, "condition_strength": strength}
         for name, value in values.items():
             self.trackers[name].update_state(tf.cast(value, tf.float32))
         return {name: t.result() for name, t in self.trackers.items()}

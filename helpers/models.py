@@ -193,7 +193,7 @@ class ProjectionHead(layers.Layer):
 
 
 def build_generator(image_size: int = 64, latent_dim: int = 64, width: int = 16, num_classes: int = 7,
-                    conditioning: str = "projection", name: str = "generator", norm: str = "pixel") -> keras.Model:
+                    conditioning: str = "projection", name: str = "generator", norm: str = "instance") -> keras.Model:
     """Generator ``[z (B, latent_dim), label (B,)] -> image (B, S, S, 1)`` in [-1, 1].
 
     ``width`` channels at full size, doubling per halving; with ``projection`` conditioning every

@@ -93,6 +93,9 @@ def restore_checkpoint(gan, path) -> int:
                               "loaded or overwritten: delete this file to resume from an older checkpoint, "
                               "or use a new RUN_DIR to start over.") from None
     expected = _describe(variables)
+    if len(layout) < len(expected):  # written before the condition strength existed: it stays at 1 (full)
+        kept = [i for i, (name, _) in enumerate(expected) if not name.endswith("condition_strength")]
+        variables, expected = [variables[i] for i in kept], [expected[i] for i in kept]
     if len(layout) != len(expected) or any(a[1] != b[1] for a, b in zip(layout, expected)):
         raise CheckpointError(f"checkpoint {path} was written by a different model ({len(layout)} state "
                               f"variables, this model has {len(expected)}, or their shapes differ). Nothing was "
@@ -321,6 +324,12 @@ def _load_or_save_config(run_dir: Path, config: GANConfig) -> GANConfig:
     return config
 
 
+def _warn_partial_condition(steps: int, config: GANConfig) -> None:
+    print(f"warning: training stops at step {steps}, before transitional conditioning reaches full strength "
+          f"(transition_end={config.transition_end}): the generator follows its labels only partly. Train "
+          "longer, or lower transition_start and transition_end (transition_end=0 switches the transition off).")
+
+
 def train(data, run_dir, config: GANConfig | None = None, steps: int | None = None, epochs: int | None = None,
           minutes: float | None = None, strategy="auto", checkpoint_every: int = 500, sample_every: int = 1,
           show_samples: bool = False, callbacks=(), verbose: int = 1, export: bool = True, gan=None,
@@ -375,9 +384,7 @@ def train(data, run_dir, config: GANConfig | None = None, steps: int | None = No
             export_generator(gan, run_dir)
         return gan
     if max_steps is not None and max_steps < config.transition_end:
-        print(f"warning: training stops at step {max_steps}, before transitional conditioning reaches full "
-              f"strength (transition_end={config.transition_end}): the generator will follow its labels only "
-              f"partly. Train longer, or set transition_end (0 switches the transition off).")
+        _warn_partial_condition(max_steps, config)
     dataset = make_dataset(data, "train", config.batch_size, balanced=config.balanced, repeat=True,
                            seed=config.seed, skip_batches=start)
     guard = DivergenceGuard()
@@ -398,6 +405,8 @@ def train(data, run_dir, config: GANConfig | None = None, steps: int | None = No
     gan.fit(dataset, epochs=max(total_epochs, start // steps_per_epoch + 1), steps_per_epoch=steps_per_epoch,
             initial_epoch=start // steps_per_epoch, callbacks=all_callbacks, verbose=verbose or 0,
             shuffle=False)  # the pipeline shuffles, reproducibly
+    if max_steps is None and int(np.asarray(gan.step)) < config.transition_end:  # stopped by the clock
+        _warn_partial_condition(int(np.asarray(gan.step)), config)
     if getattr(gan, "diverged", None):
         last = latest_checkpoint(run_dir / "checkpoints")
         raise TrainingDiverged(f"{gan.diverged} Last good checkpoint: {last or 'none'}")

@@ -278,14 +278,15 @@ def check_design(image_size: int, conditioning: str) -> int:
 # on which other images share its batch. The price: instance norm erases each channel's per-image mean
 # and scale, where much of the noise vector's information lives at 4×4, so images of one condition
 # come out more alike. `mode="pixel"` (ProGAN's pixel norm) instead divides each pixel's feature
-# vector by its length and keeps that information. The course's generator uses pixel norm
-# (`build_generator(norm="pixel")`, the default): in notebook 04's measurements it drew the conditions
-# about as faithfully as instance norm and its images made better training data.
+# vector by its length and keeps that information. Both are one argument away
+# (`build_generator(norm=...)`); the course's generator uses instance norm, which in notebook 04's
+# measurements drew the conditions more reliably once the label is faded in (next paragraph).
 #
 # One more weight, not trained: `condition_strength`, a single number that multiplies the class code,
-# `y = norm(x) · (1 + s·γ[label]) + s·β[label]`. It is 1 in every finished model, so the layer is
-# exactly the formula above. Notebook 04 turns it down to 0 at the start of training and fades it back
-# to 1 (*transitional conditioning*); every layer of this notebook where the label enters has one.
+# `y = norm(x) · (1 + s·γ[label]) + s·β[label]`. At 1 the layer is exactly the formula above. Notebook
+# 04's training starts it at 0 and fades it to 1 (*transitional conditioning*), so a model trained past
+# the transition (1,200 steps by default) keeps 1. Every layer of this notebook where the label enters
+# has one.
 
 # %%
 #| export
@@ -366,7 +367,8 @@ class ClassConditionalNorm(layers.Layer):
 
 # %% [markdown]
 # Shapes in, shapes out: a `(B, H, W, C)` feature map and `(B,)` labels give a `(B, H, W, C)` map. To
-# see the class code act, set two classes' `γ, β` by hand and normalise the same map under each label:
+# see the class code act, set two classes' `γ, β` by hand and normalise the same map under each label (then at
+# condition strength 0, where notebook 04's transitional conditioning starts):
 
 # %%
 norm = ClassConditionalNorm(num_classes=2)
@@ -377,6 +379,9 @@ norm.beta.assign([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])    # and brighter
 for label in (0, 1):
     out = norm([features[:1], tf.constant([label])])
     print(f"label {label}: mean {float(tf.reduce_mean(out)):+.2f}, std {float(tf.math.reduce_std(out)):.2f}")
+norm.condition_strength.assign(0.0)  # where transitional conditioning starts: the label has no effect
+same = norm([features[:1], tf.constant([0])]) - norm([features[:1], tf.constant([1])])
+print("condition strength 0: largest difference between the labels' outputs", float(tf.reduce_max(tf.abs(same))))
 
 # %% [markdown]
 # ### Spectral normalisation: a discriminator that cannot overreact
@@ -509,7 +514,7 @@ class ProjectionHead(layers.Layer):
 # %%
 #| export
 def build_generator(image_size: int = 64, latent_dim: int = 64, width: int = 16, num_classes: int = 7,
-                    conditioning: str = "projection", name: str = "generator", norm: str = "pixel") -> keras.Model:
+                    conditioning: str = "projection", name: str = "generator", norm: str = "instance") -> keras.Model:
     """Generator ``[z (B, latent_dim), label (B,)] -> image (B, S, S, 1)`` in [-1, 1].
 
     ``width`` channels at full size, doubling per halving; with ``projection`` conditioning every
@@ -712,7 +717,7 @@ for conditioning in ("concat", "projection"):
     config = GANConfig(image_size=IMAGE_SIZE, latent_dim=LATENT_DIM, g_width=G_WIDTH, d_width=D_WIDTH,
                        classes=data.classes, conditioning=conditioning,
                        aux_weight=0.0 if conditioning == "concat" else GANConfig.aux_weight,
-                       batch_size=16 if SMOKE else 32)
+                       batch_size=16 if SMOKE else 32, transition_end=0)  # the label from step 0 (see notebook 04)
     trained[conditioning] = train(data, RUN_DIR / f"03_demo_{conditioning}", config, steps=DEMO_STEPS,
                                   verbose=0, sample_every=10 ** 6, export=False)
     print(f"{conditioning}: {DEMO_STEPS} steps done")

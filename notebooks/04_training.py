@@ -427,6 +427,12 @@ plt.show()
 #
 # Per batch of real images and their labels, in **one compiled step**:
 #
+# 0. **condition strength** (*transitional conditioning*, Shahbazi et al. 2022, when `transition_end`
+#    is set): every `condition_strength` weight of notebook 03's layers, in both networks and the EMA
+#    copy, is set from the step: 0 before `transition_start`, so both networks first learn what a chest
+#    radiograph looks like with no label at all, then rising linearly to 1 at `transition_end`. Both
+#    auxiliary losses are multiplied by the same strength. A generator that meets the labels only once
+#    it can draw varied images is less tempted to draw each condition one way;
 # 1. **discriminator**: generate fakes for the same labels; augment both; realism loss on both, plus
 #    `d_aux_weight` × the auxiliary classifier's cross-entropy (on the reals, and with its "generated"
 #    class on the fakes too); optionally R1, a gradient penalty on reals, and LeCam, which keeps D's
@@ -435,7 +441,8 @@ plt.show()
 # 2. **generator**: fresh noise, through the same augmentation, realism loss plus `aux_weight` × the
 #    auxiliary cross-entropy on its fakes;
 # 3. **EMA**: an exponential moving average of the generator's weights, which is what samples and the
-#    exported generator use (smoother than the raw weights). Its decay sets how far back it averages,
+#    exported generator use (smoother than the raw weights; the condition strength is copied, not
+#    averaged). Its decay sets how far back it averages,
 #    about 1 / (1 − decay) steps: 100 at the default `ema_decay=0.99`, 1,000 at 0.999 (the warm-up
 #    keeps that to about 300 in a 3,000-step run). The longer average still carries generators that had
 #    not learned the small findings yet; the shorter one is more faithful but, in our runs, made worse
@@ -445,27 +452,28 @@ plt.show()
 # The metrics it returns are what `fit` logs, each a separate number: the realism losses `d_loss` and
 # `g_loss` (hinge: `d_loss` near 2 means the discriminator cannot tell, near 0 it wins), the auxiliary
 # losses `aux_real` (discriminator, real images) and `aux_fake` (generator, its images), and the
-# discriminator's accuracy on reals (`D(x) > 0`) and on fakes (`D(G(z)) < 0`).
+# discriminator's accuracy on reals (`D(x) > 0`) and on fakes (`D(G(z)) < 0`), and the condition's
+# strength.
 
 # %%
 #| export
 def update_ema(averages, weights, decay: float, step) -> None:
-    """Move each of ``averages`` towards ``weights``: ``a = d * a + (1 - d) * w``.
+    """Move each of ``averages`` towards ``weights``: ``a = d * a + (1 - d) * w``; copy the condition strength.
 
     ``d = min(decay, (1 + step) / (10 + step))``: a plain average over the first steps, then ``decay``.
-    Non-trainable weights (the condition strength) are copied, not averaged, as in StyleGAN2-ADA.
+    The condition strength follows the step, not the weights, so the copy gets the same value.
     """
     step = tf.cast(step, tf.float32)
     d = tf.minimum(decay, (1.0 + step) / (10.0 + step))
     for a, w in zip(averages, weights):
-        if w.trainable:
-            a.assign(d * a + (1.0 - d) * tf.cast(w, a.dtype))
-        else:
+        if w.name == "condition_strength":
             a.assign(tf.cast(w, a.dtype))
+        else:
+            a.assign(d * a + (1.0 - d) * tf.cast(w, a.dtype))
 
 
 def transition_strength(step, start: int, end: int):
-    """The condition's strength at ``step``: 0 until ``start``, rising linearly to 1 at ``end``, then 1."""
+    """The condition's strength once ``step`` steps are done: 0 until ``start``, rising linearly to 1 at ``end``."""
     progress = (tf.cast(step, tf.float32) - float(start)) / float(max(end - start, 1))
     return tf.clip_by_value(progress, 0.0, 1.0)
 
@@ -494,7 +502,8 @@ class ConditionalGAN(keras.Model):
                                              aggregation="only_first_replica")
         self.built = True  # the sub-models are built; fit must not trace call() on image batches
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
-                         ("d_loss", "g_loss", "aux_real", "aux_fake", "d_acc_real", "d_acc_fake", "r1", "augment_p")}
+                         ("d_loss", "g_loss", "aux_real", "aux_fake", "d_acc_real", "d_acc_fake", "r1", "augment_p",
+                          "condition_strength")}
 
     @property
     def metrics(self):
@@ -538,7 +547,7 @@ class ConditionalGAN(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         strength = tf.constant(1.0)
         if c.transition_end > 0:  # transitional conditioning: unconditional first, the label faded in
-            strength = transition_strength(self.step, c.transition_start, c.transition_end)
+            strength = transition_strength(self.step + 1, c.transition_start, c.transition_end)
             for weight in self.strength_weights:
                 weight.assign(strength)
 
@@ -595,7 +604,7 @@ class ConditionalGAN(keras.Model):
         values = {"d_loss": d_loss, "g_loss": g_loss, "aux_real": aux_real, "aux_fake": aux_fake,
                   "d_acc_real": tf.reduce_mean(tf.cast(real32 > 0, tf.float32)),
                   "d_acc_fake": tf.reduce_mean(tf.cast(fake32 < 0, tf.float32)), "r1": r1,
-                  "augment_p": self.augmenter.p}
+                  "augment_p": self.augmenter.p, "condition_strength": strength}
         for name, value in values.items():
             self.trackers[name].update_state(tf.cast(value, tf.float32))
         return {name: t.result() for name, t in self.trackers.items()}
@@ -671,7 +680,7 @@ print("trained steps:", int(gan.step.numpy()))
 # %%
 log = pd.read_csv(GAN_DIR / "losses.csv")
 panels = [("realism losses", ["d_loss", "g_loss"]), ("auxiliary classifier", ["aux_real", "aux_fake"]),
-          ("discriminator accuracy", ["d_acc_real", "d_acc_fake"]), ("other", ["r1", "augment_p"])]
+          ("discriminator accuracy", ["d_acc_real", "d_acc_fake"]), ("other", ["r1", "augment_p", "condition_strength"])]
 panels = [(title, [c for c in cols if c in log and log[c].nunique() > 1]) for title, cols in panels]
 panels = [(title, cols) for title, cols in panels if cols] or [("realism losses", ["d_loss", "g_loss"])]
 fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.8), squeeze=False)
@@ -791,7 +800,7 @@ plt.show()
 #
 # | symptom | what you see | what to do |
 # |---|---|---|
-# | **mode collapse** | rows of a sample column look alike; generated MS-SSIM well above real | lower `aux_weight`, minibatch standard deviation in D (`d_mbstd=True`), LeCam regularisation (`lecam_weight`), more augmentation or ADA, pixel norm in the generator (`g_norm="pixel"`, the default); R1 (`r1_gamma`) |
+# | **mode collapse** | rows of a sample column look alike; generated MS-SSIM well above real | lower `aux_weight`, minibatch standard deviation in D (`d_mbstd=True`), LeCam regularisation (`lecam_weight`), more augmentation or ADA, transitional conditioning (`transition_start`, `transition_end`: on by default), pixel norm in the generator (`g_norm="pixel"`); R1 (`r1_gamma`) |
 # | **discriminator overpowers** | `d_loss` → 0, both accuracies → 1, `g_loss` climbs, samples stop improving; the guard may stop the run | augmentation (raise `augment_p`), lower `d_lr`, R1 penalty, a smaller discriminator |
 # | **condition ignored** | columns look alike; label fidelity near chance (one over the number of conditions: 14% for seven, 50% for two); the confusion matrix has one full column | projection discriminator and conditional normalisation (notebook 03), the auxiliary classifier, check the labels in the pipeline |
 # | **some conditions drawn as others** | low fidelity for small findings (Nodule in NIH) while `aux_fake` is low | the generator fools the auxiliary classifier, or the classifier is a weak teacher: keep `aux_fake_class=True` (the head learns a "generated" class) and `d_aux_weight` above `aux_weight` (the head learns the conditions well without pushing the generator harder); more augmentation makes it harder to fool; compare the raw generator with the EMA copy: if the raw one draws the finding and the EMA does not, shorten the EMA (`ema_decay`) |
@@ -951,4 +960,19 @@ synthetic["condition"].value_counts()
 # under today's learning rates, EMA and pixel norm, so your run is that measurement.
 # A generator learns the conditions from that head, so a sharper head teaches it better, while its own weight
 # (`aux_weight`) stays low enough not to collapse its variety.
+# </details>
+#
+# 9. Switch transitional conditioning off (`transition_end=0`: the label acts from the first step) and
+#    watch the sample grids of the first epochs, the `condition_strength` curve in section 4, and
+#    label fidelity and the MS-SSIM gap at the end.
+#
+# <details><summary>Solution</summary>
+#
+# Set a new `RUN_DIR` in the parameters cell, add `transition_end=0` to the `GANConfig(...)` call and
+# rerun the notebook from the parameters cell. With the default, the grids of the first epochs show one
+# kind of image in every column (the label is off until step 300) and the columns part between steps
+# 300 and 1,200, while `condition_strength` climbs from 0 to 1; without it the columns differ from the
+# start. On the phantoms (the remedies table in section 2) the transition made the weakest condition
+# more reliable on seed 1 and images of one condition less alike on both seeds, at the price of
+# learning the conditions later: half way, at 1,500 steps, fidelity is lower with it.
 # </details>

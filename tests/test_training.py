@@ -26,7 +26,9 @@ from helpers.training import (CheckpointError, Checkpointer, DivergenceGuard, la
 
 
 def tiny_config(size, **kw):
-    return GANConfig(**{"image_size": size, "latent_dim": 8, "g_width": 4, "d_width": 4, "batch_size": 8, **kw})
+    """A small GAN for runs of a few steps: the label acts from step 0 unless a test fades it in."""
+    return GANConfig(**{"image_size": size, "latent_dim": 8, "g_width": 4, "d_width": 4, "batch_size": 8,
+                        "transition_end": 0, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -137,13 +139,15 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         from helpers.training import train
         data = load_dataset("phantom", r"{tmp_path}/d", 32, phantom_per_class=4, cache_dir=r"{tmp_path}/c", progress=False)
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        config = GANConfig(image_size=32, latent_dim=8, g_width=4, d_width=4, batch_size=8)
+        config = GANConfig(image_size=32, latent_dim=8, g_width=4, d_width=4, batch_size=8,
+                           transition_start=0, transition_end=4)
         gan = train(data, r"{tmp_path}/run", config, steps=3, strategy=strategy, verbose=0)
-        print("replicas", strategy.num_replicas_in_sync, "step", int(gan.step.numpy()))
+        print("replicas", strategy.num_replicas_in_sync, "step", int(gan.step.numpy()),
+              "strength", sorted({{float(w.numpy()) for w in gan.strength_weights}}))
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "replicas 2 step 3" in out.stdout
+    assert "replicas 2 step 3 strength [0.75]" in out.stdout  # transitional conditioning in replica context
 
 
 def test_generate_command_round_trip(data32, tmp_path):
@@ -412,3 +416,115 @@ def test_time_to_fidelity_extra_ema_copies_follow_the_gans_own_rule(data32, tmp_
     assert benchmark.discriminator_class_accuracy(gan.discriminator, images, labels, len(CLASSES)) == expected
     no_head = build_gan(tiny_config(32, aux_weight=0.0)).discriminator
     assert benchmark.discriminator_class_accuracy(no_head, images, labels, len(CLASSES)) is None
+
+
+def test_condition_strength_fades_the_label_in_every_conditional_layer():
+    """Strength 0 makes a layer ignore its label; 1 is the plain formula; old files without the weight load at 1."""
+    from helpers.models import ClassConditionalNorm, ProjectionHead
+
+    x = tf.random.normal((2, 4, 4, 3))
+    labels = tf.constant([0, 1])
+    norm = ClassConditionalNorm(2, mode="pixel")
+    norm([x, labels])
+    norm.gamma.assign([[0.0] * 3, [1.0] * 3])
+    norm.beta.assign([[0.0] * 3, [0.5] * 3])
+    plain = norm([x, tf.constant([0, 0])])
+    full = norm([x, labels]).numpy()
+    np.testing.assert_allclose(full[1], plain[1] * 2.0 + 0.5, atol=1e-5)  # (1 + gamma) * norm(x) + beta
+    norm.condition_strength.assign(0.0)
+    np.testing.assert_allclose(norm([x, labels]), plain, atol=1e-6)  # the label has no effect at strength 0
+    legacy = {"0": norm.gamma.numpy() * 2, "1": norm.beta.numpy()}  # what a file saved before the weight holds
+    norm.load_own_variables(legacy)
+    assert float(norm.condition_strength.numpy()) == 0.0  # untouched by an old file (a fresh layer has 1)
+    np.testing.assert_allclose(norm.gamma.numpy(), legacy["0"])
+
+    head = ProjectionHead(3)
+    h = tf.random.normal((3, 5))
+    conditional = head([h, tf.constant([0, 1, 2])])
+    head.condition_strength.assign(0.0)
+    unconditional = head([h, tf.constant([0, 1, 2])])
+    np.testing.assert_allclose(unconditional, head.dense(h), atol=1e-5)
+    assert np.abs(conditional - unconditional).max() > 1e-3
+    head.load_own_variables({"0": np.zeros((3, 5), np.float32)})
+    assert float(tf.reduce_max(tf.abs(head.embedding))) == 0.0
+
+
+def test_transitional_conditioning_schedule_ema_and_resume(data32, tmp_path):
+    """train_step sets every strength weight (generator, discriminator, EMA copy) from the step; resume agrees."""
+    from helpers.gan import condition_strength_weights, transition_strength
+
+    assert [round(float(transition_strength(s, 10, 30)), 2) for s in (0, 10, 20, 30, 99)] == [0, 0, 0.5, 1, 1]
+    config = tiny_config(32, transition_start=1, transition_end=5)
+    gan = train(data32, tmp_path / "split", config, steps=3, verbose=0)
+    weights = condition_strength_weights(gan.generator, gan.discriminator, gan.ema_generator)
+    generator_layers = 1 + 4  # the label embedding and the class-conditional norms at 4, 8, 16 and 32 px
+    assert len(weights) == 2 * generator_layers + 1  # ... twice (EMA copy), and the projection head
+    assert {round(float(w.numpy()), 3) for w in weights} == {0.5}  # 3 steps done: (3 - 1) / (5 - 1)
+    resumed = train(data32, tmp_path / "split", config, steps=5, verbose=0)  # exactly transition_end steps
+    straight = train(data32, tmp_path / "straight", config, steps=5, verbose=0)
+    assert {float(w.numpy()) for w in condition_strength_weights(resumed.ema_generator)} == {1.0}
+    for a, b in zip(_weights(resumed), _weights(straight)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    model, _ = load_generator(tmp_path / "split" / "generator.keras")
+    z, labels = np.zeros((2, 8), np.float32), np.array([1, 5], np.int32)
+    np.testing.assert_allclose(model([z, labels]), resumed.ema_generator([z, labels]), atol=1e-6)
+    with pytest.raises(ValueError, match="transition_start=5, transition_end=5"):
+        GANConfig(transition_start=5, transition_end=5)
+    legacy = json.loads(config.to_json())
+    del legacy["transition_start"], legacy["transition_end"]  # saved before the fields existed: no transition
+    assert GANConfig.from_json(json.dumps(legacy)).transition_end == 0
+
+
+def test_checkpoints_and_generators_saved_before_the_condition_strength_still_load(data32, tmp_path):
+    """A checkpoint or .keras file without condition_strength weights restores them at 1 (full condition)."""
+    import h5py
+    import zipfile
+
+    from helpers.gan import condition_strength_weights, update_ema
+
+    gan = train(data32, tmp_path / "run", tiny_config(32), steps=2, verbose=0)
+    path = latest_checkpoint(tmp_path / "run" / "checkpoints")
+    with np.load(path) as npz:
+        layout = json.loads(bytes(npz["__layout__"]).decode())
+        arrays = [npz[f"v{i:04d}"] for i in range(len(layout))]
+    kept = [i for i, (name, _) in enumerate(layout) if not name.endswith("condition_strength")]
+    assert len(kept) == len(layout) - 11
+    old = {f"v{j:04d}": arrays[i] for j, i in enumerate(kept)}
+    old["__layout__"] = np.frombuffer(json.dumps([layout[i] for i in kept]).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "old.npz", **old)
+    fresh = build_gan(tiny_config(32))
+    fresh.compile()
+    for w in condition_strength_weights(fresh.generator):
+        w.assign(0.3)
+    assert restore_checkpoint(fresh, tmp_path / "old.npz") == 2
+    for a, b in zip(fresh.state_variables(), gan.state_variables()):
+        if not a.path.endswith("condition_strength"):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b))
+    assert np.allclose([float(w.numpy()) for w in condition_strength_weights(fresh.generator)], 0.3)  # untouched
+
+    # a .keras file whose class-conditional norms and projection head were saved without the weight
+    gan.ema_generator.save(tmp_path / "new.keras")
+    removed = []
+    with zipfile.ZipFile(tmp_path / "new.keras") as zin, zipfile.ZipFile(tmp_path / "old.keras", "w") as zout:
+        for item in zin.namelist():
+            if item != "model.weights.h5":
+                zout.writestr(item, zin.read(item))
+        (tmp_path / "w.h5").write_bytes(zin.read("model.weights.h5"))
+        with h5py.File(tmp_path / "w.h5", "r+") as h5:  # the norms' third variable is the strength
+            h5.visit(lambda name: removed.append(name) if "class_conditional_norm" in name
+                     and name.endswith("vars/2") else None)
+            for name in removed:
+                del h5[name]
+        zout.write(tmp_path / "w.h5", "model.weights.h5")
+    assert len(removed) == 4
+    model = keras.models.load_model(tmp_path / "old.keras")
+    assert {float(w.numpy()) for w in condition_strength_weights(model)} == {1.0}
+    z, labels = np.zeros((2, 8), np.float32), np.array([1, 5], np.int32)
+    np.testing.assert_allclose(model([z, labels]), gan.ema_generator([z, labels]), atol=1e-6)
+
+    # the EMA averages every weight but the condition strength, which it copies
+    average, source = keras.Variable(0.0, name="kernel"), keras.Variable(1.0, name="kernel")
+    strength, target = (keras.Variable(0.0, trainable=False, name="condition_strength"),
+                        keras.Variable(0.7, trainable=False, name="condition_strength"))
+    update_ema([average, strength], [source, target], 0.9, step=1000)
+    assert abs(float(average.numpy()) - 0.1) < 1e-6 and abs(float(strength.numpy()) - 0.7) < 1e-6
