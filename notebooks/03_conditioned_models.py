@@ -747,6 +747,8 @@ plt.show()
 # - Concatenating the label (the prototype) lets the discriminator ignore it. Class-conditional
 #   normalisation puts the label into every generator block; the projection head makes the
 #   discriminator check image-label agreement; spectral normalisation keeps it from overreacting.
+# - Every layer where the label enters has a `condition_strength` (1 in a trained model): notebook 04
+#   turns it to 0 at the start of training and fades the label in.
 # - One set of parameters builds 64, 128 and 256-pixel models; the course's are several times smaller
 #   than the prototype's. The cells marked `#| export` are the package's `helpers.models`.
 
