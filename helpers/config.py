@@ -20,7 +20,7 @@ class GANConfig:
     latent_dim: int = 64
     g_width: int = 16
     d_width: int = 16                     # discriminator channels at full size (32 costs 2x per step)
-    g_norm: str = "instance"              # generator normalisation: instance | pixel (instance: more faithful with the transition)
+    g_norm: str = "instance"              # generator normalisation: instance | pixel (instance: faithful on both seeds with the transition)
     classes: tuple = CLASSES
     conditioning: str = "projection"      # projection (recommended) | concat (the prototype's)
     loss: str = "hinge"                   # hinge | nonsaturating

@@ -280,7 +280,8 @@ def check_design(image_size: int, conditioning: str) -> int:
 # come out more alike. `mode="pixel"` (ProGAN's pixel norm) instead divides each pixel's feature
 # vector by its length and keeps that information. Both are one argument away
 # (`build_generator(norm=...)`); the course's generator uses instance norm, which in notebook 04's
-# measurements drew the conditions more reliably once the label is faded in (next paragraph).
+# measurements, once the label is faded in (next paragraph), drew every condition at least 80% of the
+# time on both training seeds, where pixel norm missed that on one.
 #
 # One more weight, not trained: `condition_strength`, a single number that multiplies the class code,
 # `y = norm(x) · (1 + s·γ[label]) + s·β[label]`. At 1 the layer is exactly the formula above. Notebook

@@ -252,7 +252,7 @@ from helpers.models import build_discriminator, build_generator
 # halve them.
 #
 # **The normalisation.** Pixel norm in the generator (notebook 03) had lost an early comparison: it
-# drew the conditions less reliably. On today's setup it does not: fidelity 0.93 / 0.94 against
+# drew the conditions less reliably. On the setup of the row above it did not: fidelity 0.93 / 0.94 against
 # 0.97 / 0.92 is a draw within the noise, and its images train a classifier to 0.85 or more on both
 # seeds (0.90 / 0.88 with six classifier seeds each), where the row above missed on seed 1 (0.84).
 # Its variety, over five draws, is no better (worst gap +0.13 / +0.12 against +0.13 / +0.11). By the
@@ -968,7 +968,7 @@ synthetic["condition"].value_counts()
 # ```
 # On the phantoms (seed 0, learning rates 5e-4, EMA 0.999) the head was right for 69% of real test
 # images at weight 1 and 93% at 3, and label fidelity after 3,000 steps was 0.84 against 0.92 (the
-# remedies table). Today's default scores 0.93 / 0.94 on two seeds; weight 1 was not measured again
+# remedies table). Today's default reaches label fidelity 0.93 / 0.94 on two seeds; weight 1 was not measured again
 # under today's learning rates, EMA and transitional conditioning, so your run is that measurement.
 # A generator learns the conditions from that head, so a sharper head teaches it better, while its own weight
 # (`aux_weight`) stays low enough not to collapse its variety.
