@@ -267,7 +267,9 @@ from helpers.models import build_discriminator, build_generator
 # +0.104 / +0.092, against a line at +0.10; recall 0.92 / 0.97 of the real floor). With pixel norm it
 # was as faithful overall but Mass fell to 0.77 on seed 1, so the default went back to instance norm.
 # Its price is pace: with the label off for the first 300 steps, it draws the conditions later
-# (fidelity 0.72 / 0.76 half way, against 0.76 / 0.77 without it).
+# (fidelity 0.72 / 0.76 half way, against 0.76 / 0.77 without it). All of this was measured on the
+# phantoms; on real radiographs (the README's Kermany run) one run with it was less varied than one
+# without, so measure it on your data.
 #
 # The rows marked *tried and not kept* are the other remedies from the literature, each against the
 # row in brackets, two seeds each; the README describes each one and gives every number. One of
