@@ -158,7 +158,7 @@ class ConditionalGAN(keras.Model):
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
         self.ema_generator.trainable = False
-        self.strength_weights = condition_strength_weights(generator, discriminator, self.ema_generator)
+        self.strength_weights = condition_strength_weights(generator, discriminator)  # update_ema copies G's to the EMA
         self.augmenter = Augmenter(config.augment, config.augment_p, config.ada_target)
         self.step = keras.Variable(0, dtype="int64", trainable=False, name="step", aggregation="only_first_replica")
         # LeCam: moving averages of D's outputs on real and generated images

@@ -324,12 +324,6 @@ def _load_or_save_config(run_dir: Path, config: GANConfig) -> GANConfig:
     return config
 
 
-def _warn_partial_condition(steps: int, config: GANConfig) -> None:
-    print(f"warning: training stops at step {steps}, before transitional conditioning reaches full strength "
-          f"(transition_end={config.transition_end}): the generator follows its labels only partly. Train "
-          "longer, or lower transition_start and transition_end (transition_end=0 switches the transition off).")
-
-
 def train(data, run_dir, config: GANConfig | None = None, steps: int | None = None, epochs: int | None = None,
           minutes: float | None = None, strategy="auto", checkpoint_every: int = 500, sample_every: int = 1,
           show_samples: bool = False, callbacks=(), verbose: int = 1, export: bool = True, gan=None,
@@ -383,8 +377,6 @@ def train(data, run_dir, config: GANConfig | None = None, steps: int | None = No
         if export:
             export_generator(gan, run_dir)
         return gan
-    if max_steps is not None and max_steps < config.transition_end:
-        _warn_partial_condition(max_steps, config)
     dataset = make_dataset(data, "train", config.batch_size, balanced=config.balanced, repeat=True,
                            seed=config.seed, skip_batches=start)
     guard = DivergenceGuard()
@@ -405,11 +397,14 @@ def train(data, run_dir, config: GANConfig | None = None, steps: int | None = No
     gan.fit(dataset, epochs=max(total_epochs, start // steps_per_epoch + 1), steps_per_epoch=steps_per_epoch,
             initial_epoch=start // steps_per_epoch, callbacks=all_callbacks, verbose=verbose or 0,
             shuffle=False)  # the pipeline shuffles, reproducibly
-    if max_steps is None and int(np.asarray(gan.step)) < config.transition_end:  # stopped by the clock
-        _warn_partial_condition(int(np.asarray(gan.step)), config)
     if getattr(gan, "diverged", None):
         last = latest_checkpoint(run_dir / "checkpoints")
         raise TrainingDiverged(f"{gan.diverged} Last good checkpoint: {last or 'none'}")
+    if int(np.asarray(gan.step)) < config.transition_end:
+        print(f"warning: training stopped at step {int(np.asarray(gan.step))}, before transitional conditioning "
+              f"reaches full strength (transition_end={config.transition_end}): the generator follows its labels "
+              "only partly. Train longer, or lower transition_start and transition_end (transition_end=0 "
+              "switches the transition off).")
     if export:
         export_generator(gan, run_dir)
     return gan

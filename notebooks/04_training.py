@@ -439,8 +439,8 @@ plt.show()
 # Per batch of real images and their labels, in **one compiled step**:
 #
 # 0. **condition strength** (*transitional conditioning*, Shahbazi et al. 2022, when `transition_end`
-#    is set): every `condition_strength` weight of notebook 03's layers, in both networks and the EMA
-#    copy, is set from the step: 0 before `transition_start`, so both networks first learn what a chest
+#    is set): every `condition_strength` weight of notebook 03's layers, in both networks, is set from
+#    the step (the EMA copy takes the generator's in step 3): 0 before `transition_start`, so both networks first learn what a chest
 #    radiograph looks like with no label at all, then rising linearly to 1 at `transition_end`. Both
 #    auxiliary losses are multiplied by the same strength. A generator that meets the labels only once
 #    it can draw varied images is less tempted to draw each condition one way;
@@ -503,7 +503,7 @@ class ConditionalGAN(keras.Model):
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
         self.ema_generator.trainable = False
-        self.strength_weights = condition_strength_weights(generator, discriminator, self.ema_generator)
+        self.strength_weights = condition_strength_weights(generator, discriminator)  # update_ema copies G's to the EMA
         self.augmenter = Augmenter(config.augment, config.augment_p, config.ada_target)
         self.step = keras.Variable(0, dtype="int64", trainable=False, name="step", aggregation="only_first_replica")
         # LeCam: moving averages of D's outputs on real and generated images
