@@ -23,7 +23,7 @@ course: $(STAMP)
 	$(PY) -m helpers.course --profile $(PROFILE) --out $(RUN_DIR)
 
 test: $(STAMP)
-	$(PY) -m ruff check helpers tools tests benchmarks notebooks
+	$(PY) -m ruff check helpers tools tests lab notebooks
 	rm -rf runs/nbval
 	CXR_GAN_SMOKE=1 CXR_GAN_RUN_DIR=runs/nbval $(PY) -m pytest -p no:cacheprovider -q tests --nbval-lax notebooks
 

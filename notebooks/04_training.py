@@ -166,7 +166,7 @@ from helpers.models import build_discriminator, build_generator
 # as the condition it was given. Its weight `aux_weight` trades variety for faithfulness: a strong
 # classifier signal pushes every image of a condition towards its most recognisable form, so all the
 # images of a condition come out alike. Measured on the course's phantoms (3,000 steps each,
-# `benchmarks/time_to_fidelity.py`). Label fidelity is the share of generated images that a classifier
+# `lab/time_to_fidelity.py`). Label fidelity is the share of generated images that a classifier
 # trained on real images assigns to the asked condition (section 5); the MS-SSIM gap is generated minus
 # real same-condition MS-SSIM, 0 = as varied as real images (section 6); recall is the share of real
 # images the generated ones cover (notebook 05), given as a share of what real images score against
@@ -233,7 +233,7 @@ from helpers.models import build_discriminator, build_generator
 # of the course's targets (README, "Variety against faithfulness") on both seeds; on a tie, the one
 # that meets more of them seed by seed; then fidelity. Read once, as in the table, the worst-condition MS-SSIM gap and the synthetic-only score kept
 # weight 1 ahead. But the worst of seven noisy numbers is itself noisy: five draws of the same
-# generators (`benchmarks/variety.py`) spread by ±0.02-0.04, and the synthetic-only classifiers by
+# generators (`lab/variety.py`) spread by ±0.02-0.04, and the synthetic-only classifiers by
 # ±0.02-0.08. Measured again for weights 1, 2 and 3 (five draws, six classifier seeds), both of
 # weight 1's seed-1 targets turned out to be lucky readings: worst gap +0.112, synthetic only 0.8495.
 # Weight 3 scores +0.117 and 0.842 there; on seed 1 neither meets a target, so fidelity decides, and
@@ -949,7 +949,7 @@ synthetic["condition"].value_counts()
 # (0.937 / 0.929 against 0.916 / 0.900 on two seeds), which is why the default is 0.99; a 0.999 copy
 # made better training data (the remedies table). With today's defaults the raw generator scored
 # 0.941 / 0.947 on two seeds against 0.931 / 0.944 for the 0.99 copy, and drew Nodule more often (0.95 /
-# 0.94 against 0.86 / 0.87) but Mass no better (0.77 / 0.83 against 0.80 / 0.83). `benchmarks/time_to_fidelity.py
+# 0.94 against 0.86 / 0.87) but Mass no better (0.77 / 0.83 against 0.80 / 0.83). `lab/time_to_fidelity.py
 # --ema-decays 0.98 0.999` compares several decays and the raw generator in one run.
 # </details>
 #

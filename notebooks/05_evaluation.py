@@ -291,7 +291,7 @@ plt.show()
 # **Before and after.** The bars above are what the course's remedies bought. Its first default
 # (auxiliary classifier weight 3 on both sides, no minibatch standard deviation, no "generated" class)
 # drew each condition in a few near-identical ways. Measured the same way on the phantoms
-# (`benchmarks/time_to_fidelity.py`, 3,000 steps, two training seeds; notebook 04's remedies table):
+# (`lab/time_to_fidelity.py`, 3,000 steps, two training seeds; notebook 04's remedies table):
 #
 # | seeds 0 / 1 | first default | today's default |
 # |---|---|---|
@@ -465,7 +465,7 @@ display(Markdown(report_path.read_text()))
 # "real + synthetic" with "real + duplicated real" at the same ratio: synthetic data only *helps* if it
 # beats the duplicated-real control by more than the spread over seeds (the verdict line says whether
 # it does). Note that the GAN itself was still trained on all the real images, so this is an optimistic
-# version of the scarce-data question. `benchmarks/utility_study.py` asks it honestly: it cuts some
+# version of the scarce-data question. `lab/utility_study.py` asks it honestly: it cuts some
 # conditions to 30 training images, trains the GAN on that same data, and compares synthetic images of
 # those conditions with duplicated real ones over seeds (the README has its results).
 # </details>

@@ -1,6 +1,7 @@
 """Shared fixtures. Every test runs offline; TensorFlow logs are quietened."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the lab's modules are imported as lab.<name>
+    sys.path.insert(0, str(ROOT))
 NIH_SAMPLE = ROOT.parent / "shared" / "nih-sample"
 KERMANY = ROOT.parent / "shared" / "kermany-cxr"
 

@@ -385,10 +385,10 @@ def test_lecam_and_mbstd_train_and_resume(data32, tmp_path):
 
 
 def test_time_to_fidelity_extra_ema_copies_follow_the_gans_own_rule(data32, tmp_path):
-    """benchmarks/time_to_fidelity.py --ema-decays: a copy at the run's own decay equals the GAN's EMA generator."""
+    """lab/time_to_fidelity.py --ema-decays: a copy at the run's own decay equals the GAN's EMA generator."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("time_to_fidelity", ROOT / "benchmarks" / "time_to_fidelity.py")
+    spec = importlib.util.spec_from_file_location("time_to_fidelity", ROOT / "lab" / "time_to_fidelity.py")
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
     config = tiny_config(32, ema_decay=0.8)

@@ -1,6 +1,6 @@
 """Phantom generation speed on one core (target: >= 200 images/s at 64x64).
 
-    python benchmarks/phantom_speed.py [--size 64] [--count 2000]
+    python lab/phantom_speed.py [--size 64] [--count 2000]
 
 Prints the in-memory rendering rate and the rate including PNG writing and the CSV.
 """

@@ -1,7 +1,7 @@
 """Training throughput: the course's compiled train_step against the prototype's loop.
 
-    python benchmarks/train_throughput.py --size 64 --batch 64
-    python benchmarks/train_throughput.py --size 64 128 --batch 64
+    python lab/train_throughput.py --size 64 --batch 64
+    python lab/train_throughput.py --size 64 128 --batch 64
 
 *Ours*: the default :class:`helpers.gan.ConditionalGAN` (notebook 04's cells) (projection
 conditioning, DiffAugment, EMA) trained by ``model.fit`` - both updates in one

@@ -1,7 +1,7 @@
 """Where does synthetic data help? The scarce-condition utility study.
 
-    python benchmarks/utility_study.py --out runs/scarce-phantom                      # phantoms, Nodule + Pneumothorax scarce
-    python benchmarks/utility_study.py --source folder --data-dir ../shared/kermany-cxr \\
+    python lab/utility_study.py --out runs/scarce-phantom                      # phantoms, Nodule + Pneumothorax scarce
+    python lab/utility_study.py --source folder --data-dir ../shared/kermany-cxr \\
         --scarce NORMAL --out runs/scarce-kermany                                     # real radiographs
 
 1. Loads the data (phantoms: 700 images per condition, split by patient; or a class-folder

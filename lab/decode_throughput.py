@@ -1,6 +1,6 @@
 """Decode-and-resize throughput of the cache builder against the plain PNG decode rate.
 
-    python benchmarks/decode_throughput.py [--size 64] [--tasks 1500]
+    python lab/decode_throughput.py [--size 64] [--tasks 1500]
 
 Inputs: the full-size (1024x1024) PNGs of ../shared/nih-sample when present, otherwise
 1024x1024 phantoms written to a temporary folder. Prints

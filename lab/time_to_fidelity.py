@@ -1,8 +1,8 @@
 """Steps (and minutes) to quality: how fast generated phantoms become faithful and varied.
 
-    python benchmarks/time_to_fidelity.py --size 64 --steps 3000 --every-steps 500
-    python benchmarks/time_to_fidelity.py --steps 3000 --set aux_weight=1 seed=1   # a remedy, another seed
-    python benchmarks/time_to_fidelity.py --steps 3000 --every-steps 1500 --ema-decays 0.98 0.999   # EMA horizons
+    python lab/time_to_fidelity.py --size 64 --steps 3000 --every-steps 500
+    python lab/time_to_fidelity.py --steps 3000 --set aux_weight=1 seed=1   # a remedy, another seed
+    python lab/time_to_fidelity.py --steps 3000 --every-steps 1500 --ema-decays 0.98 0.999   # EMA horizons
 
 1. Writes (or reuses) a phantom dataset, 700 images per class, and splits it by patient.
 2. Trains the course classifier on the *real* training split and reports its accuracy

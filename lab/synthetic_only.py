@@ -1,6 +1,6 @@
 """Train on synthetic, test on real, with converged classifiers: issue 12's "useful" target.
 
-    python benchmarks/synthetic_only.py --out /tmp/ttf/base \\
+    python lab/synthetic_only.py --out /tmp/ttf/base \\
         --generators /tmp/ttf/base/gan-aux_weight=1_d_mbstd=true/generator.keras ...
 
 Uses the phantom dataset in ``OUT/phantoms`` (written there by ``time_to_fidelity.py``, or

@@ -1,6 +1,6 @@
 """How noisy is one reading of the variety target? The same-condition MS-SSIM gap over several draws.
 
-    python benchmarks/variety.py --out /tmp/ttf/base \\
+    python lab/variety.py --out /tmp/ttf/base \\
         --generators /tmp/ttf/base/gan-default/generator.keras /tmp/ttf/base/gan-seed=1/generator.keras
 
 ``time_to_fidelity.py`` reads the variety target from one draw: 100 generated images and 100
