@@ -1,6 +1,7 @@
 # Two commands on a fresh Linux machine with Python 3.10+:
 #   make course   run the whole course headless on the offline phantom data
-#   make test     lint, then the test suite (what CI runs)
+#   make test       lint, then the whole test suite (what CI runs; every notebook executed twice)
+#   make test-fast  lint, then the unit tests only (no notebook, no long training): the edit loop
 # Each creates .venv/ on first use and reuses it afterwards.
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= quick
 RUN_DIR ?= runs/$(PROFILE)
 
-.PHONY: course test clean-venv
+.PHONY: course test test-fast clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +23,18 @@ $(STAMP): pyproject.toml
 course: $(STAMP)
 	$(PY) -m helpers.course --profile $(PROFILE) --out $(RUN_DIR)
 
+# The tests run in smoke mode (the notebooks shrink themselves); nbval's executions write to runs/nbval.
+TEST_ENV := CXR_GAN_SMOKE=1 CXR_GAN_RUN_DIR=runs/nbval
+PYTEST := $(PY) -m pytest -p no:cacheprovider -q
+
 test: $(STAMP)
 	$(PY) -m ruff check helpers tools tests lab notebooks
 	rm -rf runs/nbval
-	CXR_GAN_SMOKE=1 CXR_GAN_RUN_DIR=runs/nbval $(PY) -m pytest -p no:cacheprovider -q tests --nbval-lax notebooks
+	$(TEST_ENV) $(PYTEST) tests --nbval-lax notebooks
+
+test-fast: $(STAMP)
+	$(PY) -m ruff check helpers tools tests lab notebooks
+	$(TEST_ENV) $(PYTEST) -m "not notebook and not slow" tests
 
 clean-venv:
 	rm -rf $(VENV)

@@ -3,7 +3,7 @@
 Every notebook imports this package; notebooks hold the teaching, this package
 holds the reusable code. Modules:
 
-- ``helpers.data``       NIH ChestX-ray14 / ChestMNIST readers, class selection, patient splits, summaries
+- ``helpers.data``       the data sources (NIH layout, ChestMNIST, class folders), ``SOURCES``, splits, summaries
 - ``helpers.phantoms``   offline procedural chest-radiograph phantoms in the NIH layout
 - ``helpers.preprocess`` parallel decode-and-resize into a uint8 cache, and the tf.data pipeline
 - ``helpers.models``     the conditioning layers, generator and discriminator (made from notebook 03's cells)
@@ -14,7 +14,8 @@ holds the reusable code. Modules:
 - ``helpers.prototype``  the original prototype's models and train_on_batch loop, for comparison
 - ``helpers.classifier`` the small CNN that judges generated images and learns from real ones
 - ``helpers.metrics``    FID, KID, precision/recall, density/coverage, AUROC and classification scores
-- ``helpers.evaluate``   label fidelity, realism, diversity, utility study, memorisation audit, report
+- ``helpers.evaluate``   label fidelity, realism, diversity, memorisation audit, report
+- ``helpers.utility``    train on synthetic, test on real: the utility study of notebook 05
 - ``helpers.course``     run the numbered notebooks headless with papermill
 - ``helpers.env``        Colab / GPU detection for the notebooks' Setup cells
 - ``helpers.plots``      image grids and other figures shared by notebooks

@@ -18,29 +18,26 @@ class GANConfig:
 
     image_size: int = 64
     latent_dim: int = 64
-    g_width: int = 16
-    d_width: int = 16                     # discriminator channels at full size (32 costs 2x per step)
-    g_norm: str = "instance"              # generator normalisation: instance | pixel (instance: faithful on both seeds with the transition)
+    g_width: int = 16                     # generator channels at full size, doubling per halving
+    d_width: int = 16                     # discriminator channels at full size, doubling per halving
+    g_norm: str = "instance"              # the generator's class-conditional normalisation: instance | pixel
     classes: tuple = CLASSES
-    conditioning: str = "projection"      # projection (recommended) | concat (the prototype's)
+    conditioning: str = "projection"      # projection | concat (the prototype's)
     loss: str = "hinge"                   # hinge | nonsaturating
     batch_size: int = 32                  # global batch (split across replicas)
-    g_lr: float = 1e-3                    # Adam rates: with 1e-3 the conditions were learned sooner than with 5e-4 or 2e-3 (64 px)
+    g_lr: float = 1e-3                    # Adam learning rates
     d_lr: float = 1e-3
     beta_1: float = 0.0
     beta_2: float = 0.99
-    r1_gamma: float = 0.0                 # R1 penalty weight on real images (0: off)
-    aux_weight: float = 1.0               # the generator's weight on the auxiliary classifier's loss (0: pure projection D; 3 collapses)
-    d_aux_weight: float = 3.0             # the discriminator's weight on it: how well the classifier learns (unused without one)
-    aux_fake_class: bool = True           # the auxiliary classifier also learns a "generated" class (off when aux_weight is 0)
+    aux_weight: float = 1.0               # the generator's weight on the auxiliary classifier's loss (0: no classifier)
+    d_aux_weight: float = 3.0             # the discriminator's weight on it: how well the classifier learns
+    aux_fake_class: bool = True           # the auxiliary classifier also learns a "generated" class (not without one)
     d_mbstd: bool = True                  # minibatch standard deviation in the discriminator
-    lecam_weight: float = 0.0             # LeCam regularisation of the discriminator (0: off)
-    ema_decay: float = 0.99               # EMA of the generator's weights: averages ~1/(1-decay) steps (0.999: less faithful, more useful)
+    ema_decay: float = 0.99               # EMA of the generator's weights: averages ~1/(1-decay) steps
     transition_start: int = 300           # transitional conditioning: the label's strength is 0 until this step,
     transition_end: int = 1200            # rises linearly to 1 at this step (0: full strength from the start)
     augment: str = "translation,brightness,contrast"   # DiffAugment policy; "" for none
-    augment_p: float = 0.3                # fixed probability in [0, 1]; -1: adaptive (ADA, starting at 0)
-    ada_target: float = 0.6
+    augment_p: float = 0.3                # probability of each augmentation op, per image
     balanced: bool = False                # class-balanced sampling of the training split
     mixed_precision: str = "auto"         # auto (GPU only) | on | off
     seed: int = 0
@@ -48,6 +45,9 @@ class GANConfig:
     def __post_init__(self):
         if self.d_aux_weight < 0:
             raise ValueError(f"d_aux_weight={self.d_aux_weight}: use 0 or more (3 is the default)")
+        if not 0 <= self.augment_p <= 1:
+            raise ValueError(f"augment_p={self.augment_p}: use a probability in [0, 1] (adaptive augmentation is "
+                             "a lab option: lab/gan_options.py)")
         if self.transition_end and not 0 <= self.transition_start < self.transition_end:
             raise ValueError(f"transition_start={self.transition_start}, transition_end={self.transition_end}: "
                              "use 0 <= transition_start < transition_end, or transition_end=0 to switch it off")
@@ -65,19 +65,15 @@ class GANConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "GANConfig":
-        """Inverse of :meth:`to_json`; unknown keys are an error naming them."""
+        """Inverse of :meth:`to_json`; unknown or missing keys are an error naming them."""
         raw = json.loads(text)
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - names)
-        if unknown:
-            raise ValueError(f"unknown config keys {unknown}; known: {sorted(names)}")
-        raw["classes"] = tuple(raw.get("classes", CLASSES))
-        # configs saved before d_aux_weight existed used one weight for both sides: resume them unchanged
-        raw.setdefault("d_aux_weight", raw.get("aux_weight", 1.0))
-        # configs saved before transitional conditioning existed trained without it
-        raw.setdefault("transition_start", 0)
-        raw.setdefault("transition_end", 0)
-        return cls(**raw)
+        problems = [f"{what} keys {keys}" for what, keys in (("unknown", sorted(set(raw) - names)),
+                                                             ("missing", sorted(names - set(raw)))) if keys]
+        if problems:
+            raise ValueError(f"a config with {' and '.join(problems)} was written by another version of the course: "
+                             "retrain with this version, or choose a new RUN_DIR")
+        return cls(**{**raw, "classes": tuple(raw["classes"])})
 
 
 def dtype_policy(config: GANConfig) -> str:

@@ -32,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from helpers.data import SOURCES
 from helpers.env import project_dir
 
 #: Parameters per profile; each notebook receives the ones its `parameters` cell declares.
@@ -43,14 +44,14 @@ PROFILES = {
               "DEMO_STEPS": 60, "UTILITY_RATIOS": [1.0]},
     "full": {"SMOKE": False, "IMAGE_SIZE": 128, "PHANTOMS_PER_CLASS": 2000, "TRAIN_STEPS": 40000,
              "BATCH_SIZE": 64, "BALANCED": True, "GENERATED_PER_CLASS": 1000, "EXTRACTOR": "both",
-             "UTILITY_SIZE": None, "UTILITY_STEPS": 2000, "UTILITY_REAL_PER_CLASS": 1000,
+             "UTILITY_STUDY": True, "UTILITY_SIZE": None, "UTILITY_STEPS": 2000, "UTILITY_REAL_PER_CLASS": 1000,
              "UTILITY_RATIOS": [0.5, 1.0, 2.0]},
 }
 
-#: Values of ``--data-source`` (the notebooks' ``DATA_SOURCE``), the same as ``helpers.data.SOURCES``:
+#: Values of ``--data-source`` (the notebooks' ``DATA_SOURCE``): ``helpers.data.SOURCES`` itself, the one list:
 #: ``auto`` (ChestMNIST when on disk or downloadable, else phantoms; phantoms in smoke mode) and ``folder``
 #: (class folders, needs ``--data-dir``) besides the three named sources.
-DATA_SOURCES = ("phantom", "nih", "chestmnist", "auto", "folder")
+DATA_SOURCES = SOURCES
 DEFAULT_DATA_SOURCE = "auto"
 
 #: A line a notebook prints that starts with one of these is shown on the console as progress

@@ -39,9 +39,39 @@ LOSSES = {"hinge": (d_hinge_loss, g_hinge_loss), "nonsaturating": (d_nonsaturati
 
 
 def class_loss(class_logits, labels):
-    """Cross-entropy of the auxiliary classifier's logits against integer ``labels``."""
+    """Cross-entropy of the auxiliary classifier's logits against integer ``labels`` (0 without a classifier)."""
+    if class_logits is None:
+        return tf.constant(0.0)
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(labels, tf.int32), logits=tf.cast(class_logits, tf.float32)))
+
+
+def translation(images, seed):
+    """Shift each image by up to 1/8 of its size along each axis, filling the gap with black (-1)."""
+    size = images.shape[1]
+    pad = max(size // 8, 1)
+    shifts = tf.random.stateless_uniform([tf.shape(images)[0], 2], seed, -pad, pad + 1, dtype=tf.int32)
+    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], constant_values=-1.0)
+    rows = tf.range(size)[None, :] + pad + shifts[:, :1]
+    cols = tf.range(size)[None, :] + pad + shifts[:, 1:]
+    return tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+
+
+def brightness(images, seed):
+    """Add a random shift in [-0.25, 0.25) to each image."""
+    shift = (tf.random.stateless_uniform([tf.shape(images)[0], 1, 1, 1], seed) - 0.5) * 0.5
+    return images + tf.cast(shift, images.dtype)
+
+
+def contrast(images, seed):
+    """Scale each image's deviation from its mean by a random factor in [0.6, 1.4)."""
+    factor = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1, 1], seed, 0.6, 1.4)
+    mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+    return (images - mean) * tf.cast(factor, images.dtype) + mean
+
+
+#: the ops a DiffAugment policy may name: ``op(images, seed) -> images``
+AUGMENTATIONS = {"translation": translation, "brightness": brightness, "contrast": contrast}
 
 
 def diff_augment(images, seed, p, policy: str = "translation,brightness,contrast"):
@@ -49,78 +79,15 @@ def diff_augment(images, seed, p, policy: str = "translation,brightness,contrast
 
     ``seed`` is a stateless seed (shape ``(2,)`` int32): the same seed gives the same result.
     """
-    if not policy:
-        return images
     batch = tf.shape(images)[0]
-    size = images.shape[1]
-    dtype = images.dtype
-    for k, op in enumerate(o.strip() for o in policy.split(",") if o.strip()):
-        s = tf.random.experimental.stateless_fold_in(seed, k)
-        apply = tf.cast(tf.random.stateless_uniform([batch, 1, 1, 1], s) < tf.cast(p, tf.float32), dtype)
-        s2 = tf.random.experimental.stateless_fold_in(s, 100)
-        if op == "brightness":
-            shift = (tf.random.stateless_uniform([batch, 1, 1, 1], s2, dtype=tf.float32) - 0.5) * 0.5
-            out = images + tf.cast(shift, dtype)
-        elif op == "contrast":
-            factor = tf.random.stateless_uniform([batch, 1, 1, 1], s2, 0.6, 1.4)
-            mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
-            out = (images - mean) * tf.cast(factor, dtype) + mean
-        elif op == "translation":
-            pad = max(size // 8, 1)
-            shifts = tf.random.stateless_uniform([batch, 2], s2, -pad, pad + 1, dtype=tf.int32)
-            padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], constant_values=-1.0)
-            rows = tf.range(size)[None, :] + pad + shifts[:, :1]
-            cols = tf.range(size)[None, :] + pad + shifts[:, 1:]
-            out = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
-        elif op == "cutout":
-            half = size // 8
-            centre = tf.random.stateless_uniform([batch, 2], s2, 0, size, dtype=tf.int32)
-            grid = tf.range(size)
-            inside_r = tf.abs(grid[None, :] - centre[:, :1]) < half
-            inside_c = tf.abs(grid[None, :] - centre[:, 1:]) < half
-            mask = tf.cast(tf.logical_and(inside_r[:, :, None], inside_c[:, None, :]), dtype)[..., None]
-            out = images * (1 - mask)
-        else:
-            raise ValueError(f"augmentation {op!r} is unknown; use translation, brightness, contrast, cutout")
-        images = apply * out + (1 - apply) * images
+    for k, name in enumerate(op.strip() for op in policy.split(",") if op.strip()):
+        if name not in AUGMENTATIONS:
+            raise ValueError(f"augmentation {name!r} is unknown; use {', '.join(AUGMENTATIONS)}")
+        seed_k = tf.random.experimental.stateless_fold_in(seed, k)
+        apply = tf.cast(tf.random.stateless_uniform([batch, 1, 1, 1], seed_k) < p, images.dtype)
+        augmented = AUGMENTATIONS[name](images, tf.random.experimental.stateless_fold_in(seed_k, 100))
+        images = apply * augmented + (1 - apply) * images
     return images
-
-
-@keras.saving.register_keras_serializable(package="cxr_gan")
-class Augmenter(keras.layers.Layer):
-    """DiffAugment with a probability ``p`` that is fixed (``p >= 0``) or adaptive (``p < 0``: ADA, from 0).
-
-    ADA: every 4 steps, ``p`` moves by ``sign(E[sign(D(real))] - target) * batch / 20000``,
-    clipped to [0, 0.8]. Its state (``p`` and the running sums) is saved with checkpoints.
-    """
-
-    def __init__(self, policy: str = "translation,brightness,contrast", p: float = 0.3, target: float = 0.6,
-                 **kwargs):
-        super().__init__(**kwargs)
-        self.policy, self.adaptive, self.target = policy, p < 0, target
-        self.p = self.add_weight(shape=(), initializer=keras.initializers.Constant(max(p, 0.0)), trainable=False,
-                                 name="p", aggregation="only_first_replica")
-        self.ada_sum = self.add_weight(shape=(), initializer="zeros", trainable=False, name="ada_sum",
-                                       aggregation="only_first_replica")
-        self.ada_count = self.add_weight(shape=(), initializer="zeros", trainable=False, name="ada_count",
-                                         aggregation="only_first_replica")
-        self.built = True  # its state exists now; nothing depends on the input shape
-
-    def call(self, images, seed):
-        return diff_augment(images, seed, tf.convert_to_tensor(self.p), self.policy)
-
-    def update(self, real_logits, step):
-        """ADA bookkeeping after a discriminator step (does nothing when ``p`` is fixed)."""
-        if not (self.policy and self.adaptive):
-            return
-        # arithmetic rather than tf.cond: variable updates inside control flow cannot sync across replicas
-        total = self.ada_sum + tf.reduce_sum(tf.sign(tf.cast(real_logits, tf.float32)))
-        count = self.ada_count + tf.cast(tf.shape(real_logits)[0], tf.float32)
-        due = tf.cast(tf.equal(tf.math.floormod(step + 1, 4), 0), tf.float32)
-        delta = tf.sign(total / count - self.target) * count / 20_000.0
-        self.p.assign(tf.clip_by_value(self.p + due * delta, 0.0, 0.8))
-        self.ada_sum.assign(total * (1.0 - due))
-        self.ada_count.assign(count * (1.0 - due))
 
 
 def update_ema(averages, weights, decay: float, step) -> None:
@@ -139,7 +106,12 @@ def update_ema(averages, weights, decay: float, step) -> None:
 
 
 def transition_strength(step, start: int, end: int):
-    """The condition's strength once ``step`` steps are done: 0 until ``start``, rising linearly to 1 at ``end``."""
+    """The condition's strength once ``step`` steps are done: 0 until ``start``, rising linearly to 1 at ``end``.
+
+    ``end=0`` switches the transition off: the strength is 1 from the start.
+    """
+    if end <= 0:
+        return tf.constant(1.0)
     progress = (tf.cast(step, tf.float32) - float(start)) / float(max(end - start, 1))
     return tf.clip_by_value(progress, 0.0, 1.0)
 
@@ -159,17 +131,10 @@ class ConditionalGAN(keras.Model):
         self.ema_generator.set_weights(generator.get_weights())
         self.ema_generator.trainable = False
         self.strength_weights = condition_strength_weights(generator, discriminator)  # update_ema copies G's to the EMA
-        self.augmenter = Augmenter(config.augment, config.augment_p, config.ada_target)
         self.step = keras.Variable(0, dtype="int64", trainable=False, name="step", aggregation="only_first_replica")
-        # LeCam: moving averages of D's outputs on real and generated images
-        self.ema_real_logit = keras.Variable(0.0, trainable=False, name="ema_real_logit",
-                                             aggregation="only_first_replica")
-        self.ema_fake_logit = keras.Variable(0.0, trainable=False, name="ema_fake_logit",
-                                             aggregation="only_first_replica")
         self.built = True  # the sub-models are built; fit must not trace call() on image batches
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
-                         ("d_loss", "g_loss", "aux_real", "aux_fake", "d_acc_real", "d_acc_fake", "r1", "augment_p",
-                          "condition_strength")}
+                         ("d_loss", "g_loss", "aux_real", "aux_fake", "d_acc_real", "d_acc_fake", "condition_strength")}
 
     @property
     def metrics(self):
@@ -206,41 +171,38 @@ class ConditionalGAN(keras.Model):
         out = self.discriminator([images, labels], training=True)
         return (out[0], out[1]) if isinstance(out, (list, tuple)) else (out, None)
 
+    def augment(self, images, seed):
+        """DiffAugment with the config's policy and probability: what the discriminator sees."""
+        return diff_augment(images, seed, self.config.augment_p, self.config.augment)
+
+    def discriminator_extra_loss(self, real_aug, real_logits, fake_logits, labels):
+        """Further terms of the discriminator's loss: none here (a subclass may add regularisers)."""
+        return 0.0
+
     def train_step(self, data):
         real, labels = data
         c = self.config
         batch = tf.shape(real)[0]
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        strength = tf.constant(1.0)
-        if c.transition_end > 0:  # transitional conditioning: unconditional first, the label faded in
-            strength = transition_strength(self.step + 1, c.transition_start, c.transition_end)
-            for weight in self.strength_weights:
-                weight.assign(strength)
+        # 0. transitional conditioning: the label's strength in every layer where it enters
+        strength = transition_strength(self.step + 1, c.transition_start, c.transition_end)
+        for weight in self.strength_weights:
+            weight.assign(strength)
 
         # 1. discriminator: real images with their labels against fakes drawn for the same labels
         z = tf.random.stateless_normal([batch, c.latent_dim], self.seed_for(1))
         fake = self.generator([z, labels], training=True)
         with tf.GradientTape() as tape:
-            real_aug = self.augmenter(real, self.seed_for(2))
-            with tf.GradientTape() as r1_tape:
-                r1_tape.watch(real_aug)
-                real_logits, real_classes = self.discriminate(real_aug, labels)
-            fake_logits, fake_classes = self.discriminate(self.augmenter(fake, self.seed_for(3)), labels)
+            real_aug = self.augment(real, self.seed_for(2))
+            real_logits, real_classes = self.discriminate(real_aug, labels)
+            fake_logits, fake_classes = self.discriminate(self.augment(fake, self.seed_for(3)), labels)
             d_loss = self.d_loss_fn(real_logits, fake_logits)
-            r1 = tf.constant(0.0)
-            if c.r1_gamma > 0:
-                grads = r1_tape.gradient(tf.reduce_sum(real_logits), real_aug)
-                r1 = tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
-            aux_real = class_loss(real_classes, labels) if real_classes is not None else tf.constant(0.0)
+            aux_real = class_loss(real_classes, labels)
             aux_d = aux_real
-            if c.aux_fake_class and fake_classes is not None:  # the head also learns a "generated" class
+            if c.aux_fake_class:  # the classifier also learns a "generated" class, on the fakes
                 aux_d = 0.5 * (aux_real + class_loss(fake_classes, tf.fill([batch], c.num_classes)))
-            total = d_loss + 0.5 * c.r1_gamma * r1 + strength * c.d_aux_weight * aux_d
-            if c.lecam_weight > 0:  # keep D's outputs near the moving averages of the other side's (Tseng et al. 2021)
-                real32, fake32 = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
-                lecam = (tf.reduce_mean(tf.square(tf.nn.relu(real32 - self.ema_fake_logit)))
-                         + tf.reduce_mean(tf.square(tf.nn.relu(self.ema_real_logit - fake32))))
-                total = total + c.lecam_weight * lecam
+            total = (d_loss + strength * c.d_aux_weight * aux_d
+                     + self.discriminator_extra_loss(real_aug, real_logits, fake_logits, labels))
             scaled = self.d_optimizer.scale_loss(total / tf.cast(replicas, total.dtype))
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
@@ -249,9 +211,9 @@ class ConditionalGAN(keras.Model):
         z = tf.random.stateless_normal([batch, c.latent_dim], self.seed_for(4))
         with tf.GradientTape() as tape:
             fake = self.generator([z, labels], training=True)
-            fake_logits_g, fake_classes_g = self.discriminate(self.augmenter(fake, self.seed_for(5)), labels)
+            fake_logits_g, fake_classes_g = self.discriminate(self.augment(fake, self.seed_for(5)), labels)
             g_loss = self.g_loss_fn(fake_logits_g)
-            aux_fake = class_loss(fake_classes_g, labels) if fake_classes_g is not None else tf.constant(0.0)
+            aux_fake = class_loss(fake_classes_g, labels)
             total = g_loss + strength * c.aux_weight * aux_fake
             scaled = self.g_optimizer.scale_loss(total / tf.cast(replicas, total.dtype))
         g_vars = self.generator.trainable_variables
@@ -261,25 +223,14 @@ class ConditionalGAN(keras.Model):
         update_ema(self.ema_generator.weights, self.generator.weights, c.ema_decay, self.step)
 
         # 4. bookkeeping
-        self.augmenter.update(real_logits, self.step)
-        if c.lecam_weight > 0:
-            for ema, logits in ((self.ema_real_logit, real_logits), (self.ema_fake_logit, fake_logits)):
-                ema.assign(0.99 * ema + 0.01 * tf.reduce_mean(tf.cast(logits, tf.float32)))
         self.step.assign_add(1)
         real32, fake32 = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
         values = {"d_loss": d_loss, "g_loss": g_loss, "aux_real": aux_real, "aux_fake": aux_fake,
                   "d_acc_real": tf.reduce_mean(tf.cast(real32 > 0, tf.float32)),
-                  "d_acc_fake": tf.reduce_mean(tf.cast(fake32 < 0, tf.float32)), "r1": r1,
-                  "augment_p": self.augmenter.p, "condition_strength": strength}
+                  "d_acc_fake": tf.reduce_mean(tf.cast(fake32 < 0, tf.float32)), "condition_strength": strength}
         for name, value in values.items():
             self.trackers[name].update_state(tf.cast(value, tf.float32))
         return {name: t.result() for name, t in self.trackers.items()}
-
-    def state_variables(self) -> list:
-        """Everything a resumed run needs, in a fixed order: nets, EMA, optimisers, augmenter, step."""
-        return (list(self.generator.weights) + list(self.discriminator.weights) + list(self.ema_generator.weights)
-                + list(self.g_optimizer.variables) + list(self.d_optimizer.variables)
-                + list(self.augmenter.weights) + [self.step, self.ema_real_logit, self.ema_fake_logit])
 
 
 def build_gan(config: GANConfig) -> ConditionalGAN:

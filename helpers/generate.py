@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.phantoms import write_nih_metadata
+from helpers.data.nih import write_nih_metadata
 
 #: Where the shipped pretrained models live (inside the installed package).
 PRETRAINED_DIR = Path(__file__).resolve().parent / "resources" / "pretrained"
@@ -72,7 +72,11 @@ def load_generator(path):
     meta_path = path.with_suffix(".json")
     if not meta_path.is_file():
         raise FileNotFoundError(f"{meta_path} (classes, image size, latent size) is missing beside {path}")
-    model = keras.saving.load_model(path, safe_mode=True)
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except ValueError as exc:  # e.g. a file from an earlier version of the course, without some weights
+        raise ValueError(f"{path} does not fit this version's networks ({exc}). Retrain it with notebook 04 "
+                         "(in a new RUN_DIR), or use the shipped one: helpers.generate.pretrained_paths()") from None
     return model, json.loads(meta_path.read_text())
 
 

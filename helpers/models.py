@@ -100,14 +100,6 @@ class ClassConditionalNorm(layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape[0]
 
-    def load_own_variables(self, store):
-        """Load gamma and beta; files saved before ``condition_strength`` existed keep it at 1."""
-        if len(store.keys()) == 2:
-            self.gamma.assign(store["0"])
-            self.beta.assign(store["1"])
-        else:
-            super().load_own_variables(store)
-
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "epsilon": self.epsilon, "mode": self.mode}
 
@@ -180,13 +172,6 @@ class ProjectionHead(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], 1)
-
-    def load_own_variables(self, store):
-        """Load the class embedding; files saved before ``condition_strength`` existed keep it at 1."""
-        if len(store.keys()) == 1:
-            self.embedding.assign(store["0"])
-        else:
-            super().load_own_variables(store)
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}

@@ -25,7 +25,6 @@ real anatomy or disease; nor do the GANs trained on them.
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import sys
 from pathlib import Path
@@ -33,14 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers import CLASSES
-
-#: Header of the official ``Data_Entry_2017_v2020.csv`` (the bracketed names
-#: contain commas, so data rows have two more fields than this header has names).
-NIH_HEADER = (
-    "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,"
-    "View Position,OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y]"
-)
-METADATA_NAME = "Data_Entry_2017_v2020.csv"
+from helpers.data.nih import write_nih_metadata
 
 _GRIDS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -300,15 +292,6 @@ def generate_arrays(labels, size: int = 64, seed: int = 0) -> np.ndarray:
         rng = np.random.default_rng([seed, 2, i])
         out[i] = render_phantom(label, size, rng)
     return out
-
-
-def write_nih_metadata(out_dir, rows) -> Path:
-    """Write ``rows`` (11 fields each) as ``out_dir/Data_Entry_2017_v2020.csv`` with the official header, CRLF."""
-    path = Path(out_dir) / METADATA_NAME
-    with open(path, "w", newline="") as f:
-        f.write(NIH_HEADER + "\r\n")
-        csv.writer(f, lineterminator="\r\n").writerows(rows)
-    return path
 
 
 def write_dataset(out_dir, per_class: int = 200, size: int = 64, seed: int = 0,

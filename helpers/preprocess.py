@@ -23,6 +23,7 @@ Resizing choices (shown with pictures in notebook 02):
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import os
@@ -38,6 +39,7 @@ import pandas as pd
 
 from helpers import CLASSES
 from helpers.data import (
+    SOURCES,
     DataError,
     ImageReadError,
     LoadReport,
@@ -371,8 +373,8 @@ def load_dataset(source: str = "phantom", data_dir=None, size: int = 64, classes
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     if source == "auto":
         source, data_dir, _ = resolve_source("auto", data_dir, size, verbose=progress)
-    elif source not in ("phantom", "nih", "chestmnist", "folder"):
-        raise DataError(f"DATA_SOURCE {source!r} is unknown; use 'auto', 'phantom', 'nih', 'chestmnist' or 'folder'")
+    elif source not in SOURCES:
+        raise DataError(f"DATA_SOURCE {source!r} is unknown; use one of {', '.join(SOURCES)}")
     if source == "folder":
         return _load_folder_source(data_dir, size, classes, seed, val_fraction, test_fraction, cache_dir, fit,
                                    workers, progress, batch_size)
@@ -382,11 +384,15 @@ def load_dataset(source: str = "phantom", data_dir=None, size: int = 64, classes
         from helpers.phantoms import write_dataset
         data_dir = Path(data_dir or f"data/phantoms-{size}")
         if not _has_metadata(data_dir):
-            lock = data_dir.parent / f".{data_dir.name}.lock"
+            lock = data_dir / ".writing.lock"  # inside the folder it guards: nothing beside it for git to see
             with file_lock(lock, f"writing phantoms into {data_dir}"):
                 if not _has_metadata(data_dir):  # another process may have written them while we waited
                     print(f"no dataset in {data_dir}: writing {phantom_per_class} phantoms per class at {size}px")
                     write_dataset(data_dir, phantom_per_class, size, seed=seed, progress=progress)
+            # Safe to remove once the phantoms are written: a process still waiting on it finds them and writes
+            # nothing. (Windows refuses while another process has it open; then it stays, hidden, in the folder.)
+            with contextlib.suppress(OSError):
+                lock.unlink()
         source = "nih"
     if source == "nih":
         if data_dir is None:

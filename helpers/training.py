@@ -5,7 +5,7 @@ exported as ``helpers.gan``; the networks come from notebook 03 (``helpers.model
 This module holds what is not the lesson:
 
 - callbacks: a sample grid (fixed noise, one column per condition, optionally shown
-  inline), a checkpointer (the whole training state, written atomically), a divergence
+  inline), a checkpointer (the whole training state, a ``tf.train.Checkpoint``), a divergence
   guard, a step budget with an optional wall-clock cap that prints progress and an
   ETA, and a periodic evaluation hook; plus Keras' ``CSVLogger`` and ``TensorBoard``;
 - :func:`save_checkpoint` / :func:`restore_checkpoint`: exact resume (the random state
@@ -17,7 +17,6 @@ This module holds what is not the lesson:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -28,8 +27,6 @@ import numpy as np
 
 from helpers.config import GANConfig
 from helpers.generate import export_generator, generate_images
-
-CHECKPOINT_GLOB = "ckpt-*.npz"
 
 
 class CheckpointError(RuntimeError):
@@ -42,66 +39,66 @@ class TrainingDiverged(RuntimeError):
 
 # --------------------------------------------------------------------------- checkpoints
 
-def _describe(variables) -> list[list]:
-    return [[v.path if hasattr(v, "path") else v.name, list(v.shape)] for v in variables]
-
-
 def save_checkpoint(gan, folder, keep: int = 3, keep_every: int = 1000) -> Path:
-    """Write the whole training state to ``folder/ckpt-<step>.npz`` atomically.
+    """Write the whole training state of ``gan`` to ``folder/ckpt-<step>`` and return that path (a prefix).
 
-    Keeps the newest ``keep`` checkpoints, and every one whose step is a multiple of
-    ``keep_every`` (milestones, so early generators can still be evaluated; 0: none).
+    A ``tf.train.Checkpoint`` of the GAN holds every variable it tracks: both networks, the EMA
+    copy, the optimisers and the step, matched on restore by where they sit in the GAN.
+    ``tf.train.CheckpointManager`` writes it (the ``folder/checkpoint`` file that names the newest is
+    replaced atomically once its files are complete) and keeps the newest ``keep``; every
+    ``keep_every`` steps a milestone copy also goes to ``folder/milestones/``, never deleted (0: none).
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    variables = gan.state_variables()
+    import tensorflow as tf
+
     step = int(np.asarray(gan.step))
-    arrays = {f"v{i:04d}": np.asarray(v) for i, v in enumerate(variables)}
-    arrays["__layout__"] = np.frombuffer(json.dumps(_describe(variables)).encode(), dtype=np.uint8)
-    final = folder / f"ckpt-{step:08d}.npz"
-    tmp = folder / f".ckpt-{step:08d}.npz.tmp"
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, final)  # atomic: a reader sees the old set of files or the new one, never half a file
-    for old in sorted(folder.glob(CHECKPOINT_GLOB))[:-keep]:
-        if not (keep_every and int(old.stem.split("-")[1]) % keep_every == 0):
-            old.unlink()
-    return final
+    checkpoint = tf.train.Checkpoint(gan=gan)
+    manager = tf.train.CheckpointManager(checkpoint, str(folder), max_to_keep=keep)
+    path = manager.save(checkpoint_number=step)
+    if keep_every and step % keep_every == 0:
+        checkpoint.write(str(Path(folder) / "milestones" / f"ckpt-{step}"))
+    return Path(path)
 
 
 def latest_checkpoint(folder) -> Path | None:
-    """Newest ``ckpt-*.npz`` in ``folder`` or None."""
-    found = sorted(Path(folder).glob(CHECKPOINT_GLOB))
-    return found[-1] if found else None
+    """The newest checkpoint in ``folder`` (a path prefix such as ``folder/ckpt-3000``), or None."""
+    import tensorflow as tf
+
+    folder = Path(folder)
+    if any(folder.glob("ckpt-*.npz")):
+        raise CheckpointError(f"{folder} holds .npz checkpoints, written by an earlier version of the course that "
+                              "this one cannot read: choose a new RUN_DIR, or delete that folder to retrain")
+    found = tf.train.latest_checkpoint(str(folder))
+    if found is None and (folder / "checkpoint").is_file():
+        raise CheckpointError(f"{folder / 'checkpoint'} cannot be read or names checkpoint files that are missing. "
+                              "Nothing was overwritten: restore the files, or choose a new RUN_DIR to start over.")
+    return Path(found) if found else None
 
 
 def restore_checkpoint(gan, path) -> int:
-    """Load a checkpoint into ``gan`` (compiled); return its step. Raises :class:`CheckpointError`."""
+    """Load the checkpoint ``path`` (a prefix such as ``.../ckpt-3000``) into ``gan`` (compiled); return its step.
+
+    Every variable must match, both ways; otherwise (or when the files cannot be read) it raises
+    :class:`CheckpointError`.
+    """
+    import tensorflow as tf
+
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; checkpoints here: "
-                              f"{[p.name for p in sorted(path.parent.glob(CHECKPOINT_GLOB))] or 'none'}")
-    variables = gan.state_variables()
+    if not Path(f"{path}.index").is_file():
+        found = sorted(p.name.removesuffix(".index") for p in path.parent.glob("*.index"))
+        raise CheckpointError(f"checkpoint {path} does not exist; checkpoints there: {found or 'none'}")
+    checkpoint = tf.train.Checkpoint(gan=gan)
     try:
-        with np.load(path) as npz:
-            layout = json.loads(bytes(npz["__layout__"]).decode())
-            arrays = [npz[f"v{i:04d}"] for i in range(len(layout))]
-    except Exception as exc:  # zip, pickle and key errors all mean the same thing here
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}). Nothing was "
-                              "loaded or overwritten: delete this file to resume from an older checkpoint, "
-                              "or use a new RUN_DIR to start over.") from None
-    expected = _describe(variables)
-    if len(layout) < len(expected):  # written before the condition strength existed: it stays at 1 (full)
-        kept = [i for i, (name, _) in enumerate(expected) if not name.endswith("condition_strength")]
-        variables, expected = [variables[i] for i in kept], [expected[i] for i in kept]
-    if len(layout) != len(expected) or any(a[1] != b[1] for a, b in zip(layout, expected)):
-        raise CheckpointError(f"checkpoint {path} was written by a different model ({len(layout)} state "
-                              f"variables, this model has {len(expected)}, or their shapes differ). Nothing was "
-                              "overwritten: use the config.json of that run, or a new RUN_DIR.")
-    for v, a in zip(variables, arrays):
-        v.assign(a)
+        status = checkpoint.restore(str(path))
+        status.expect_partial()  # silences TensorFlow's warnings about unmatched values: the next line raises instead
+        status.assert_consumed()
+    except (AssertionError, ValueError) as exc:  # variables missing on either side, or of other shapes
+        reason = " ".join(str(exc).split())[:500]
+        raise CheckpointError(f"checkpoint {path} was written by a different model ({reason}). Nothing was "
+                              "overwritten: resume with that run's config.json, or choose a new RUN_DIR.") from None
+    except Exception as exc:  # truncated or overwritten files: TensorFlow's reader raises several kinds of error
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {str(exc)[:300]}). Nothing "
+                              "was overwritten: delete this checkpoint's files to resume from an older one, or use a "
+                              "new RUN_DIR to start over.") from None
     return int(np.asarray(gan.step))
 
 
@@ -313,7 +310,10 @@ def pick_strategy(kind: str = "auto"):
 def _load_or_save_config(run_dir: Path, config: GANConfig) -> GANConfig:
     path = run_dir / "config.json"
     if path.is_file() and latest_checkpoint(run_dir / "checkpoints"):
-        saved = GANConfig.from_json(path.read_text())
+        try:
+            saved = GANConfig.from_json(path.read_text())
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
         if saved != config:
             diff = {f.name: (getattr(saved, f.name), getattr(config, f.name)) for f in dataclasses.fields(config)
                     if getattr(saved, f.name) != getattr(config, f.name)}

@@ -35,10 +35,15 @@ def full_size_pngs(tmp: Path) -> tuple[list[Path], str]:
 
 
 def main() -> None:
-    """Measure and print the three numbers."""
+    """Measure and print the three numbers, and write them to results/decode_throughput/."""
+    try:
+        from lab.results import add_result_options, save_result, slug
+    except ModuleNotFoundError:  # run as a script: lab/ is on sys.path
+        from results import add_result_options, save_result, slug
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--tasks", type=int, default=1500, help="decodes per measurement (files repeat)")
+    add_result_options(parser)
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,6 +73,11 @@ def main() -> None:
     print(f"cache build (decode+resize+write), {cores} cores: {build:.1f} img/s")
     print(f"ratio to decode x cores: {build / (decode * cores):.2f} (target >= 0.80)")
     print(f"cached reload of a {len(data.table):,}-image dataset through load_dataset: {reload_s:.2f} s")
+    save_result(args, "decode_throughput", slug([f"size={args.size}"]), {
+        "decode_img_per_s_one_core": decode, "cache_build_img_per_s": build, "cores": cores,
+        "ratio_to_decode_x_cores": build / (decode * cores), "cached_reload_seconds": reload_s,
+        "reloaded_images": len(data.table)}, seeds=None,
+        data={"source": origin, "image_size": args.size, "decodes": len(tasks)})
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 Uses the phantom dataset in ``OUT/phantoms`` (written there by ``time_to_fidelity.py``, or
 here on first use: 700 images per condition, split by patient). For each generator it draws as
 many images per condition as the real training split holds, trains ``--seeds`` classifiers on
-them alone (``helpers.evaluate.train_fixed_steps``: ``--steps`` steps at ``--classifier-size``
+them alone (``helpers.utility.train_fixed_steps``: ``--steps`` steps at ``--classifier-size``
 px, cosine decay, the best of every ``--steps / 4`` steps on the real validation split kept) and
 scores them on the real test split; real-only classifiers trained the same way are the
 reference. Prints macro AUROC mean +- std over seeds per generator. Measured on the phantoms:
@@ -22,7 +22,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main() -> None:
-    """Run the comparison and print its numbers."""
+    """Run the comparison, print its numbers and write them to results/synthetic_only/."""
+    try:
+        from lab.results import add_result_options, save_result, slug
+    except ModuleNotFoundError:  # run as a script: lab/ is on sys.path
+        from results import add_result_options, save_result, slug
     parser = argparse.ArgumentParser()
     parser.add_argument("--generators", nargs="*", default=[], help="generator.keras files (phantom classes); "
                         "none: the real-only reference alone")
@@ -32,6 +36,7 @@ def main() -> None:
     parser.add_argument("--classifier-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_result_options(parser)
     args = parser.parse_args()
 
     import numpy as np
@@ -39,10 +44,10 @@ def main() -> None:
 
     tf.get_logger().setLevel("ERROR")
     from helpers.classifier import downsample, predict_classes, to_model_range
-    from helpers.evaluate import train_fixed_steps
     from helpers.generate import generate_images, load_generator
     from helpers.metrics import classification_scores
     from helpers.preprocess import load_dataset
+    from helpers.utility import train_fixed_steps
 
     out = Path(args.out)
     data = load_dataset("phantom", out / "phantoms", args.size, phantom_per_class=args.per_class,
@@ -81,6 +86,13 @@ def main() -> None:
           f"{args.steps} steps at {args.classifier_size} px; seeds {args.seeds}")
     for name, values in rows:
         print(f"  {values.mean():.3f} +- {values.std(ddof=1):.3f}  {np.round(values, 3).tolist()}  {name}")
+    numbers = {"arms": [{"trained_on": name, "macro_auroc": {"mean": v.mean(), "std": v.std(ddof=1)},
+                         "per_seed": v} for name, v in rows]}
+    name = slug([f"steps={args.steps}"] + [Path(p).parent.name + "-" + Path(p).stem for p in args.generators])
+    save_result(args, "synthetic_only", name, numbers, seeds=args.seeds,
+                data={"source": "phantom", "data_dir": (out / "phantoms").name, "image_size": args.size,
+                      "classifier_size": args.classifier_size, "steps": args.steps, "train_images": len(y_train),
+                      "test_images": len(y_test), "classes": list(data.classes)})
 
 
 if __name__ == "__main__":

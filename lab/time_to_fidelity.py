@@ -7,7 +7,8 @@
 1. Writes (or reuses) a phantom dataset, 700 images per class, and splits it by patient.
 2. Trains the course classifier on the *real* training split and reports its accuracy
    on the real test split (the judge must be good before it judges).
-3. Trains the conditional GAN (``--set`` overrides any GANConfig field), pausing every
+3. Trains the conditional GAN (``--set`` overrides any GANConfig field or lab option of
+   ``lab/gan_options.py``: r1_gamma, lecam_weight, ada_target), pausing every
    ``--every-steps`` steps (or ``--every`` seconds) to score ``--eval-per-class`` generated images
    per condition: label fidelity (overall and per condition), the same-condition MS-SSIM gap
    (generated minus real, mean over conditions; lower is more varied) and recall on the judge's
@@ -117,7 +118,11 @@ def save_copies(copies: dict, run_dir: Path) -> list[Path]:
 
 
 def main() -> None:
-    """Run the benchmark and print its numbers."""
+    """Run the benchmark, print its numbers and write them to results/time_to_fidelity/."""
+    try:
+        from lab.results import add_result_options, save_result, slug
+    except ModuleNotFoundError:  # run as a script: lab/ is on sys.path
+        from results import add_result_options, save_result, slug
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--minutes", type=float, default=None, help="optional wall-clock cap")
@@ -135,7 +140,9 @@ def main() -> None:
     parser.add_argument("--ema-decays", nargs="*", type=float, default=[], metavar="DECAY",
                         help="also keep and score EMA copies of the generator at these decays, and the raw generator")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="GANConfig overrides, e.g. --set d_width=16 aux_weight=1 (values parsed as JSON)")
+                        help="GANConfig fields or lab options (lab/gan_options.py), e.g. --set d_width=16 "
+                        "r1_gamma=1 (values parsed as JSON)")
+    add_result_options(parser)
     args = parser.parse_args()
 
     from helpers.classifier import predict_classes, to_model_range, train_classifier
@@ -144,7 +151,12 @@ def main() -> None:
     from helpers.config import GANConfig
     import numpy as np
 
-    from helpers.training import PeriodicEvaluation, StepEvaluation, train
+    from helpers.training import PeriodicEvaluation, StepEvaluation
+
+    try:
+        from lab.gan_options import split_settings, train_lab
+    except ModuleNotFoundError:  # run as a script: lab/ is on sys.path
+        from gan_options import split_settings, train_lab
 
     work = Path(args.out or tempfile.mkdtemp(prefix="ttf-"))
     data = load_dataset("phantom", work / "phantoms", args.size, phantom_per_class=args.per_class,
@@ -200,9 +212,9 @@ def main() -> None:
 
     monitor = (StepEvaluation(evaluate, args.every_steps) if args.every_steps else
                PeriodicEvaluation(evaluate, args.every, stop_when=lambda r: r["fidelity"] >= args.target))
-    config = GANConfig(image_size=args.size, classes=data.classes, batch_size=args.batch,
-                       **parse_overrides(args.set))
-    print(f"config: {config.to_json()}")
+    settings, options = split_settings(parse_overrides(args.set))
+    config = GANConfig(image_size=args.size, classes=data.classes, batch_size=args.batch, **settings)
+    print(f"config: {config.to_json()}\nlab options: {options}")
     t0 = time.perf_counter()
     steps = args.steps if args.steps or args.minutes else 3000
     run_dir = work / ("gan-" + ("_".join(args.set) or "default").replace("/", "-"))
@@ -210,8 +222,8 @@ def main() -> None:
         import shutil
 
         shutil.rmtree(run_dir)
-    train(data, run_dir, config, steps=steps, minutes=args.minutes, callbacks=[extra_emas, monitor], verbose=0,
-          sample_every=10 ** 6, checkpoint_every=10 ** 9)
+    train_lab(data, run_dir, config, options, steps=steps, minutes=args.minutes, callbacks=[extra_emas, monitor],
+              verbose=0, sample_every=10 ** 6, checkpoint_every=10 ** 9)
     wall = time.perf_counter() - t0
     if args.ema_decays:
         saved = save_copies(extra_emas.generators(), run_dir)
@@ -239,6 +251,14 @@ def main() -> None:
           f"steps/s, fidelity {last['fidelity']:.3f}, weakest {last['weakest']:.2f}, MS-SSIM gap "
           f"{last['ms_ssim_gap']:+.3f} (max {last['max_ms_ssim_gap']:+.3f}), recall {last['recall']:.3f} "
           f"({last['recall_vs_floor']:.2f} of floor)")
+    counts = {"train": len(y_train), "val": len(x_val), "test": len(y_test)}
+    save_result(args, "time_to_fidelity", slug(args.set), {
+        "judge_accuracy_real_test": judge_acc, "recall_floor": recall_floor,
+        "real_ms_ssim": dict(zip(data.classes, real_similarity)), "wall_minutes": wall / 60,
+        "steps_per_second": last["step"] / last["train_seconds"], "last": last, "curve": monitor.history,
+        "config": json.loads(config.to_json()), "lab_options": vars(options)}, seeds=[config.seed],
+        data={"source": "phantom", "data_dir": (work / "phantoms").name, "image_size": args.size,
+              "per_class": args.per_class, "counts": counts, "classes": list(data.classes)})
 
 
 if __name__ == "__main__":

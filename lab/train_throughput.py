@@ -79,13 +79,19 @@ def prototype(size: int, batch: int):
 
 
 def main() -> None:
-    """Measure both at each size and print the comparison."""
+    """Measure both at each size, print the comparison and write it to results/train_throughput/."""
+    try:
+        from lab.results import add_result_options, save_result, slug
+    except ModuleNotFoundError:  # run as a script: lab/ is on sys.path
+        from results import add_result_options, save_result, slug
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, nargs="+", default=[64])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20, help="training steps per measurement of ours")
     parser.add_argument("--repeats", type=int, default=3, help="measurements of each, taken in turn")
+    add_result_options(parser)
     args = parser.parse_args()
+    numbers = {}
     for size in args.size:
         measure_ours, measure_prototype = ours(size, args.batch), prototype(size, args.batch)
         a, b = [], []
@@ -96,6 +102,11 @@ def main() -> None:
         a, b = statistics.median(a), statistics.median(b)
         print(f"size {size}x{size}, batch {args.batch} (medians of {args.repeats}):")
         print(f"ours {a:.1f} img/s, prototype {b:.1f} img/s, ratio {a / b:.2f}")
+        numbers[f"{size}px"] = {"ours_img_per_s": a, "prototype_img_per_s": b, "ratio": a / b}
+    save_result(args, "train_throughput", slug([f"size={'-'.join(map(str, args.size))}", f"batch={args.batch}"]),
+                numbers, seeds=None, data={"source": "random arrays in memory", "image_size": args.size,
+                                           "batch": args.batch, "steps": args.steps, "repeats": args.repeats},
+                notes=f"medians of {args.repeats} interleaved repeats")
 
 
 if __name__ == "__main__":

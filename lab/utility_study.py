@@ -11,7 +11,7 @@
 3. Trains the course's conditional GAN (``helpers.training.train``, balanced sampling) on that
    cut-down training split for ``--gan-steps`` steps, in ``OUT/gan`` (an interrupted run resumes),
    and generates ``max(--ratios)`` times the scarce count of images of each scarce condition.
-4. Trains utility classifiers (``helpers.evaluate.scarce_utility_study``): the same
+4. Trains utility classifiers (``lab.scarce.scarce_utility_study``): the same
    ``--steps`` for every arm, cosine learning-rate decay, the best checkpoint on the real
    validation split kept, ``--seeds`` seeds per arm, at ``--classifier-size`` px. Arms: all real
    images (the ceiling), the cut-down split alone, with classic augmentation, with the scarce
@@ -28,14 +28,22 @@ arm; a project that really had only 30 images of a condition would have fewer to
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python lab/utility_study.py`: make the `lab` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main() -> None:
-    """Run the study and print its numbers."""
+    """Run the study, print its numbers and write them to results/utility_study/."""
+    try:
+        from lab.results import add_result_options, save_result, slug
+    except ModuleNotFoundError:  # run as a script: lab/ is on sys.path
+        from results import add_result_options, save_result, slug
     parser = argparse.ArgumentParser()
     parser.add_argument("--source", default="phantom", choices=["phantom", "folder"])
     parser.add_argument("--data-dir", default=None, help="class folders (with --source folder)")
@@ -51,9 +59,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000, help="optimiser steps per utility classifier")
     parser.add_argument("--eval-every", type=int, default=250, help="validation scoring interval (steps)")
     parser.add_argument("--out", required=True, help="run folder (the GAN resumes from it)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="GANConfig overrides")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="GANConfig fields or lab options (lab/gan_options.py)")
     parser.add_argument("--judge", default=None, help="a classifier of these conditions (e.g. time_to_fidelity's "
                         "OUT/judge.keras on the same phantoms): also print the scarce GAN's label fidelity")
+    add_result_options(parser)
     args = parser.parse_args()
 
     import numpy as np
@@ -63,10 +73,13 @@ def main() -> None:
 
     from helpers.classifier import downsample, to_model_range
     from helpers.config import GANConfig
-    from helpers.evaluate import scarce_utility_study, scarce_verdict, summarise_scarce
     from helpers.generate import generate_images
     from helpers.preprocess import load_dataset
-    from helpers.training import train
+    try:
+        from lab.gan_options import split_settings, train_lab
+    except ModuleNotFoundError:  # run as a script: lab/ is on sys.path
+        from gan_options import split_settings, train_lab
+    from lab.scarce import scarce_utility_study, scarce_verdict, summarise_scarce
     from time_to_fidelity import parse_overrides  # this script's folder is on sys.path
 
     out = Path(args.out)
@@ -116,10 +129,11 @@ def main() -> None:
     print(f"training split after the cut: {dict(zip(data.classes, counts.tolist()))}")
 
     # 3. the GAN on the cut-down data
-    config = GANConfig(image_size=args.size, classes=data.classes, balanced=True, **parse_overrides(args.set))
+    settings, options = split_settings(parse_overrides(args.set))
+    config = GANConfig(image_size=args.size, classes=data.classes, balanced=True, **settings)
     t0 = time.perf_counter()
-    gan = train(scarce_data, out / "gan", config, steps=args.gan_steps, verbose=0, progress=True,
-                sample_every=10, checkpoint_every=500)  # progress and a sample grid every 10 epochs
+    gan = train_lab(scarce_data, out / "gan", config, options, steps=args.gan_steps, verbose=0, progress=True,
+                    sample_every=10, checkpoint_every=500)  # progress and a sample grid every 10 epochs
     gan_minutes = (time.perf_counter() - t0) / 60
     wanted = int(np.ceil(max(args.ratios) * args.scarce_count))
     syn_labels = np.repeat(scarce, wanted)
@@ -182,7 +196,7 @@ def main() -> None:
     print(f"verdict: {verdict}")
     record = {"source": args.source, "data_dir": args.data_dir, "classes": list(data.classes), "scarce": args.scarce,
               "scarce_count": args.scarce_count, "gan_steps": args.gan_steps, "gan_minutes": gan_minutes,
-              "gan_config": json.loads(config.to_json()), "classifier_steps": args.steps,
+              "gan_config": json.loads(config.to_json()), "lab_options": vars(options), "classifier_steps": args.steps,
               "classifier_size": args.classifier_size, "eval_every": args.eval_every, "seeds": args.seeds,
               "ratios": args.ratios, "verdict": verdict, "memorisation": audits,
               "fidelity": fidelity and {"judge": args.judge, **fidelity}, "summary": summary.to_dict("records"),
@@ -195,6 +209,11 @@ def main() -> None:
     (out / "scarce_study.md").write_text("# Scarce-condition utility study\n\n" + "\n".join(table) +
                                          f"\n\n{verdict}\n")
     print(f"written: {out / 'scarce_study.json'}, {out / 'scarce_study.md'}")
+    save_result(args, "utility_study", slug([args.source] + args.set), {k: v for k, v in record.items() if k not in (
+        "source", "data_dir", "classes", "seeds")}, seeds=args.seeds,
+        data={"source": args.source, "data_dir": Path(args.data_dir or out / "phantoms").name, "image_size": args.size,
+              "classes": list(data.classes), "train_counts_after_cut": dict(zip(data.classes, counts.tolist()))},
+        notes=verdict)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main() -> None:
-    """Score each generator's variety over several draws and print the spread."""
+    """Score each generator's variety over several draws, print the spread and write it to results/variety/."""
+    try:
+        from lab.results import add_result_options, save_result, slug
+    except ModuleNotFoundError:  # run as a script: lab/ is on sys.path
+        from results import add_result_options, save_result, slug
     parser = argparse.ArgumentParser()
     parser.add_argument("--generators", nargs="+", required=True, help="generator.keras files (phantom classes)")
     parser.add_argument("--out", required=True, help="folder with (or for) the phantom dataset")
@@ -30,6 +34,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--pairs", type=int, default=100, help="same-condition pairs per condition and draw")
     parser.add_argument("--per-condition", type=int, default=100, help="generated images per condition and draw")
+    add_result_options(parser)
     args = parser.parse_args()
 
     import numpy as np
@@ -50,6 +55,8 @@ def main() -> None:
           f"{np.round(np.mean(real, 0), 3).tolist()}; spread (std) {np.round(np.std(real, 0, ddof=1), 3).tolist()}")
     reference = real[0]  # the reading time_to_fidelity.py compares against, shared by every draw
     labels = np.repeat(np.arange(num_classes), args.per_condition)
+    numbers = {"real_ms_ssim_mean": dict(zip(data.classes, np.mean(real, 0))),
+               "real_ms_ssim_std": dict(zip(data.classes, np.std(real, 0, ddof=1))), "generators": []}
     for path in args.generators:
         generator, meta = load_generator(path)
         if tuple(meta.get("classes", ())) != tuple(data.classes) or meta.get("image_size") != args.size:
@@ -63,6 +70,14 @@ def main() -> None:
             mean.append(gap.mean())
         print(f"{path}: worst-condition gap per draw {np.round(worst, 3).tolist()}; mean {np.mean(worst):+.3f} "
               f"± {np.std(worst, ddof=1):.3f}; mean gap over conditions {np.mean(mean):+.3f}", flush=True)
+        numbers["generators"].append({"generator": str(path), "worst_gap_per_draw": worst,
+                                      "worst_gap": {"mean": np.mean(worst), "std": np.std(worst, ddof=1)},
+                                      "mean_gap": np.mean(mean)})
+    name = slug([Path(p).parent.name + "-" + Path(p).stem for p in args.generators])
+    save_result(args, "variety", name, numbers, seeds=list(range(args.draws)),
+                data={"source": "phantom", "data_dir": (out / "phantoms").name, "image_size": args.size,
+                      "per_class": args.per_class, "test_images": len(y_test), "pairs": args.pairs,
+                      "per_condition": args.per_condition, "classes": list(data.classes)})
 
 
 if __name__ == "__main__":

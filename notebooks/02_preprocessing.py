@@ -24,7 +24,7 @@
 # - check split sizes per class and that no patient crosses splits
 # - build the `tf.data` pipeline and undo a class imbalance (28:1 in NIH) with balanced sampling
 #
-# **Expected runtime:** about 1 minute on a laptop CPU (a few seconds in smoke mode).
+# **Expected runtime:** under a minute on a 2-core CPU (a few seconds in smoke mode).
 #
 # **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The course's real-radiograph example for class folders is the pediatric pneumonia set of Kermany D, Zhang K, Goldbaum M, *Labeled Optical Coherence Tomography (OCT) and Chest X-Ray Images for Classification*, Mendeley Data v2, 2018 (doi:10.17632/rscbjbr9sj.2, CC BY 4.0; Kermany DS et al., Cell 2018). The offline data are procedural phantoms made by this course.
 #
@@ -303,8 +303,8 @@ plt.show()
 #     decode_resize(full_size, IMAGE_SIZE)
 # print(f"one 1024-pixel PNG: {(time.perf_counter() - t0) / 20 * 1000:.0f} ms")
 # ```
-# On the 64-pixel phantoms one worker wins (for example 0.3 s against 1.1 s with two cores): starting
-# the worker processes takes about a second, longer than decoding all the small PNGs. A 1024-pixel
+# On the 64-pixel phantoms one worker usually wins: starting the worker processes takes about a
+# second, longer than decoding all the small PNGs. A 1024-pixel
 # PNG takes several milliseconds, so NIH's 85,116 single-label images need minutes on one core; there
 # the pool's start-up no longer counts and the time falls nearly in proportion to the cores.
 # </details>
@@ -325,5 +325,5 @@ plt.show()
 # *No Finding* images per *Mass* image (roughly 28 with NIH's mix; in smoke mode *Mass* keeps a single
 # image, drawn over and over). A discriminator can memorise so few images. Notebook 04 counters
 # this with DiffAugment: random translation, brightness and contrast applied to real and generated
-# images alike before the discriminator sees them (`augment_p`, fixed or adaptive).
+# images alike before the discriminator sees them, each op with probability `augment_p`.
 # </details>

@@ -24,7 +24,7 @@
 # - write the layers this course trains (conditional normalisation, spectral normalisation, the projection head) and build the generator and discriminator from them
 # - follow the shapes through a forward pass, compare parameter counts, and see where the label acts
 #
-# **Expected runtime:** about 2 minutes on a laptop CPU (under a minute in smoke mode).
+# **Expected runtime:** under a minute on a 2-core CPU at 64 px, most of it the short training demo of section 6 (seconds in smoke mode).
 #
 # **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The course's real-radiograph example for class folders is the pediatric pneumonia set of Kermany D, Zhang K, Goldbaum M, *Labeled Optical Coherence Tomography (OCT) and Chest X-Ray Images for Classification*, Mendeley Data v2, 2018 (doi:10.17632/rscbjbr9sj.2, CC BY 4.0; Kermany DS et al., Cell 2018). The offline data are procedural phantoms made by this course.
 #
@@ -222,7 +222,7 @@ proto_g.summary(line_length=100)
 # ## 3. Conditioning, step 2: the layers this course trains
 #
 # The cells marked `#| export` below are not a simplified copy: they **are** the package module
-# `helpers.models` that notebook 04, the course runner, the benchmarks and the tests import
+# `helpers.models` that notebook 04, the course runner, the lab and the tests import
 # (`python tools/notebooks.py export` writes them into `helpers/models.py`, and the test suite fails
 # if the two differ). Change one here and rerun the notebook, and everything below in *this* notebook
 # uses your version.
@@ -279,9 +279,9 @@ def check_design(image_size: int, conditioning: str) -> int:
 # and scale, where much of the noise vector's information lives at 4×4, so images of one condition
 # come out more alike. `mode="pixel"` (ProGAN's pixel norm) instead divides each pixel's feature
 # vector by its length and keeps that information. Both are one argument away
-# (`build_generator(norm=...)`); the course's generator uses instance norm, which in notebook 04's
-# measurements, once the label is faded in (next paragraph), drew every condition at least 80% of the
-# time on both training seeds, where pixel norm missed that on one.
+# (`build_generator(norm=...)`). The course's generator uses instance norm: the variety it erases is
+# given back by fading the label in (next paragraph), which lets the generator learn varied chests
+# first ([docs/experiments.md](../docs/experiments.md) compares the two).
 #
 # One more weight, not trained: `condition_strength`, a single number that multiplies the class code,
 # `y = norm(x) · (1 + s·γ[label]) + s·β[label]`. At 1 the layer is exactly the formula above. Notebook
@@ -355,14 +355,6 @@ class ClassConditionalNorm(layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape[0]
 
-    def load_own_variables(self, store):
-        """Load gamma and beta; files saved before ``condition_strength`` existed keep it at 1."""
-        if len(store.keys()) == 2:
-            self.gamma.assign(store["0"])
-            self.beta.assign(store["1"])
-        else:
-            super().load_own_variables(store)
-
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "epsilon": self.epsilon, "mode": self.mode}
 
@@ -392,9 +384,9 @@ print("condition strength 0: largest difference between the labels' outputs", fl
 # normalisation (Miyato et al., 2018) divides each layer's kernel by its largest singular value σ, so
 # no layer stretches any input direction by more than 1 (the whole network is then 1-Lipschitz, up to
 # its activations). σ is estimated by one step of power iteration per training step, with a vector `u`
-# carried between steps. Gradients flow *through* σ, as in the paper (Keras' own
-# `SpectralNormalization` wrapper overwrites the kernel instead; measured here, that stopped our
-# discriminator from learning).
+# carried between steps. Gradients flow *through* σ, as in the paper: the optimiser sees that growing
+# the kernel also grows σ. (Keras' own `SpectralNormalization` wrapper instead overwrites the kernel
+# with its normalised copy, so σ is outside the gradient.)
 
 # %%
 #| export
@@ -492,13 +484,6 @@ class ProjectionHead(layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], 1)
 
-    def load_own_variables(self, store):
-        """Load the class embedding; files saved before ``condition_strength`` existed keep it at 1."""
-        if len(store.keys()) == 1:
-            self.embedding.assign(store["0"])
-        else:
-            super().load_own_variables(store)
-
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
 
@@ -588,7 +573,8 @@ print("extra channel for 8 copies:", float(MinibatchStdDev()(copies)[0, 0, 0, -1
 # An **auxiliary classifier** on the same features (AC-GAN style) outputs class logits: trained on real
 # images, it gives the generator a direct signal about which condition its image shows (notebook 04).
 # `aux_fake_class=True` gives it one more logit, "generated", so that it also learns what the
-# generator's images look like; notebook 04 trains with it on (its remedies table shows why).
+# generator's images look like, and one stereotyped image per condition no longer fools it; notebook 04
+# trains with it on ([docs/experiments.md](../docs/experiments.md) has the measurements).
 # With `conditioning="concat"`, the label is an extra input channel and the convolutions are plain.
 
 # %%
@@ -702,7 +688,7 @@ print("discriminator realism score of one image under each label:", np.round(sco
 # ## 6. Both designs after a short training run
 #
 # `helpers.training.train` trains either design with notebook 04's `train_step` (built from these
-# networks). After a few minutes on a CPU, neither draws convincing radiographs yet; what to look at
+# networks). After `DEMO_STEPS` steps each (seconds on a CPU), neither draws radiographs yet; what to look at
 # is whether the columns (conditions) start to differ. The maps show, per condition, the mean absolute
 # difference from the first condition's image (*No Finding* for NIH) drawn from the same noise.
 

@@ -21,11 +21,11 @@
 #
 # - measure realism with FID, KID, precision/recall and density/coverage, and say which feature extractor made each number
 # - check that generated images show the condition they were asked for (label fidelity, per-class AUROC)
-# - test whether synthetic images help a classifier on real test data, against honest controls and over several seeds
+# - test whether synthetic images help a classifier on real test data, against honest controls and over several seeds (an optional study, `UTILITY_STUDY`)
 # - audit memorisation: are generated images closer to training images than unseen real images are?
 # - write `metrics.json` and `report.md` for a run
 #
-# **Expected runtime:** about 3 minutes on a 2-core CPU at 64 px (the utility study is most of it); under a minute in smoke mode. It needs the generator and judge that notebook 04 wrote into `RUN_DIR`.
+# **Expected runtime:** about 1 minute on a 2-core CPU at 64 px (the last cell prints this run's time); the optional utility study (`UTILITY_STUDY = True`) adds about 3 minutes. It evaluates the generator notebook 04 wrote into `RUN_DIR`, or the course's shipped one when there is none.
 #
 # **Data credit.** NIH ChestX-ray14 is provided by the NIH Clinical Center ([download site](https://nihcc.app.box.com/v/ChestXray-NIHCC)); cite Wang X, Peng Y, Lu L, Lu Z, Bagheri M, Summers RM, *ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on Weakly-Supervised Classification and Localization of Common Thorax Diseases*, IEEE CVPR 2017. ChestMNIST is part of MedMNIST+ (Yang et al., Scientific Data 2023). The course's real-radiograph example for class folders is the pediatric pneumonia set of Kermany D, Zhang K, Goldbaum M, *Labeled Optical Coherence Tomography (OCT) and Chest X-Ray Images for Classification*, Mendeley Data v2, 2018 (doi:10.17632/rscbjbr9sj.2, CC BY 4.0; Kermany DS et al., Cell 2018). The offline data are procedural phantoms made by this course.
 #
@@ -73,6 +73,7 @@ SMOKE = False
 PHANTOMS_PER_CLASS = 700
 GENERATED_PER_CLASS = 300    # generated images per condition for every section below
 EXTRACTOR = "classifier"     # classifier (offline) | both (adds InceptionV3; needs internet for its weights)
+UTILITY_STUDY = False        # train classifiers on synthetic data (section 6): about 3 minutes more on a CPU
 UTILITY_SEEDS = 3            # classifiers per arm of the utility study (mean and spread over seeds)
 UTILITY_STEPS = 600          # optimiser steps (batch 32) per utility classifier, the same for every arm
 UTILITY_SIZE = 32            # utility classifiers train at this size (None: IMAGE_SIZE); 32 keeps a CPU run short
@@ -80,6 +81,7 @@ UTILITY_RATIOS = [1.0]       # synthetic images added per real one, one arm each
 UTILITY_REAL_PER_CLASS = None  # cap the real training images per condition in the utility study (None: all)
 
 # %%
+import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -93,6 +95,7 @@ SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS, SOURCE = notebook_settings(
     DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True)
 if SMOKE:
     GENERATED_PER_CLASS, UTILITY_SEEDS, UTILITY_STEPS, UTILITY_RATIOS = 20, 2, 20, [1.0]
+STARTED = time.perf_counter()
 
 # %% [markdown]
 # ## 0. What is compared with what
@@ -105,9 +108,10 @@ if SMOKE:
 # | **real validation split** | a real-versus-real reference for the realism numbers | training |
 # | **real test split** (patient-disjoint where patient ids are known) | scoring the judge, the utility classifiers, realism, the audit's threshold | training anything |
 #
-# The judge is the classifier notebook 04 trained on the real training split only. The GAN's settings
-# were tuned on phantom runs like this one, so on phantoms these numbers are a best case; on real radiographs
-# (ChestMNIST, NIH, your class folders) they are a fresh test. Every number below carries its sample size, image size and feature extractor.
+# The judge is a classifier trained on the real training split only: the one notebook 04 used (which it trained or
+# loaded; the lines printed under the next code cell say which), or the course's shipped one. The GAN's settings
+# were chosen on phantom runs, so on phantoms these numbers are a best case; on real radiographs (ChestMNIST, NIH,
+# your class folders) they are a fresh test. Every number below carries its sample size, image size and extractor.
 
 # %% [markdown]
 # ### Which generator and judge
@@ -152,6 +156,9 @@ else:
             raise FileNotFoundError(f"{path} is missing: run notebook 04 with RUN_DIR={str(RUN_DIR)!r} first, or set "
                                     "GENERATOR = 'pretrained'")
     print(f"Evaluating {generator_path} (judge: {judge_path}).")
+    made_by_04 = RUN_DIR / "training_metrics.json"
+    if choice == "run" and made_by_04.is_file():
+        print("  the judge is", json.loads(made_by_04.read_text()).get("judge", "not recorded by notebook 04"))
 generator, generator_meta = load_generator(generator_path)
 judge = keras.saving.load_model(judge_path, safe_mode=True)
 if generator_meta["image_size"] != IMAGE_SIZE:
@@ -288,19 +295,6 @@ save_figure(ax.figure, RUN_DIR, "05_diversity")
 plt.show()
 
 # %% [markdown]
-# **Before and after.** The bars above are what the course's remedies bought. Its first default
-# (auxiliary classifier weight 3 on both sides, no minibatch standard deviation, no "generated" class)
-# drew each condition in a few near-identical ways. Measured the same way on the phantoms
-# (`lab/time_to_fidelity.py`, 3,000 steps, two training seeds; notebook 04's remedies table):
-#
-# | seeds 0 / 1 | first default | today's default |
-# |---|---|---|
-# | same-condition MS-SSIM minus real, mean over conditions (0 = as varied as real) | +0.34 / +0.39 | +0.01 / +0.03 |
-# | recall, as a share of the real-versus-real floor | 0.85 / 0.58 | 0.92 / 0.97 |
-# | label fidelity (weakest condition) | 0.87 / 0.83 (Nodule 0.18 / 0.02) | 0.93 / 0.94 (Mass 0.80 / 0.83) |
-# | a classifier trained on synthetic images only, macro AUROC on real test images | 0.61 / 0.63 | 0.91 / 0.90 |
-
-# %% [markdown]
 # ## 5. Walking the latent space
 #
 # Top: one condition, the noise moving smoothly between two points (spherical interpolation); a good
@@ -323,58 +317,76 @@ plt.show()
 # %% [markdown]
 # ## 6. Useful? Train on synthetic, test on real
 #
-# Fresh classifiers (the same small CNN, `UTILITY_STEPS` optimiser steps each, so more images do not
-# also mean more training; scored on the real validation split four times on the way, and the best of
-# those four checkpoints is the one tested) are trained on:
+# The question a generator must answer in the end: does a classifier learn something from its images that it would
+# not learn from the real ones? The study (`UTILITY_STUDY = True`; off by default, as it trains several classifiers
+# per arm) trains fresh classifiers, the same small CNN for `UTILITY_STEPS` optimiser steps each (so more images do
+# not also mean more training), keeps the best of four checkpoints on the real validation split, and scores them by
+# macro AUROC on the real test split, over `UTILITY_SEEDS` seeds. The arms are what each classifier trains on:
 #
-# - **real**: the real training split, the baseline;
-# - **real + classic augmentation**: shifts, brightness and contrast (no flips: the heart is on the left);
-# - **synthetic only**: as many generated images as real ones, same class proportions;
-# - **real + synthetic** at 0.5×, 1× and 2× the real count;
+# - **real**: the real training split, the baseline (the dashed line);
+# - **real + classic augmentation**: the real images randomly shifted by a few pixels and changed in brightness and
+#   contrast (no flips: the heart is on the left), the cheap alternative to a GAN. It can score *below* real: with
+#   the step budget fixed, a classifier that sees a harder, more varied version of the same images may not have
+#   converged yet, and the test images are never augmented;
+# - **synthetic only**: as many generated images as real ones, in the same class proportions;
+# - **real + synthetic** at `UTILITY_RATIOS` times the real count;
 # - **real + duplicated real** at the same counts: the control that tells "more rows" from "new information".
 #
-# Each is scored by per-class AUROC on the real test split, over `UTILITY_SEEDS` seeds. On a CPU the
-# classifiers train at `UTILITY_SIZE` px (average-pooled from the full size) to fit the time budget.
-#
-# How many steps is enough? A classifier that has not converged disagrees with itself: on the phantoms,
-# three seeds of the real arm at 600 steps (the quick profile) scored 0.958 ± 0.023 macro AUROC, at 2,000
-# steps (the full profile) 0.9995 ± 0.0003. So in a quick run, differences between arms smaller than
-# about 0.05 are noise; the full profile can see a 0.01 effect.
+# Synthetic data helps only if real + synthetic beats both real and the duplicated control by more than the spread
+# over seeds; the verdict line says whether it does. Few steps make the classifiers disagree with themselves, so the
+# spread is the size of effect a run can see. On a CPU the classifiers train at `UTILITY_SIZE` px (average-pooled).
 
 # %%
+from IPython.display import display
+
 from helpers.classifier import downsample
-from helpers.evaluate import summarise_utility, utility_study, utility_verdict
+from helpers.utility import summarise_utility, utility_study, utility_verdict
 
-factor = IMAGE_SIZE // (UTILITY_SIZE or IMAGE_SIZE)
-utility_rows = np.arange(len(y_train))
-if UTILITY_REAL_PER_CLASS:  # the scarce-real regime, where synthetic data is most often hoped to help
-    rng = np.random.default_rng(SEED)
-    utility_rows = np.concatenate([rng.permutation(np.flatnonzero(y_train == c))[:UTILITY_REAL_PER_CLASS]
-                                   for c in range(NUM_CLASSES)])
-x_real, y_real = x_train[utility_rows], y_train[utility_rows]
-# enough generated images per condition for the largest ratio (and for "synthetic only")
-needed = np.ceil(max(max(UTILITY_RATIOS), 1.0) * np.bincount(y_real, minlength=NUM_CLASSES)).astype(int)
-y_pool = np.repeat(np.arange(NUM_CLASSES), needed)
-x_pool = generate_images(generator, y_pool, seed=SEED + 2)  # fresh noise, not the images scored above
-utility_results = utility_study((downsample(x_real, factor), y_real), (downsample(x_test, factor), y_test),
-                                (downsample(x_pool, factor), y_pool), NUM_CLASSES, ratios=UTILITY_RATIOS,
-                                seeds=range(UTILITY_SEEDS), steps=UTILITY_STEPS, val=(downsample(x_val, factor), y_val))
-utility_summary = summarise_utility(utility_results)
-verdict = utility_verdict(utility_summary)
-print("Verdict:", verdict)
-utility_summary.round(3)
+utility = None  # what the report gets: nothing when the study is off
+if not UTILITY_STUDY:
+    print("Utility study off (UTILITY_STUDY = False). The lab's measured answer is in docs/experiments.md, section "
+          "on whether synthetic data is useful; set UTILITY_STUDY = True in the parameters cell to run it here "
+          "(about 3 minutes on a 2-core CPU at 64 px).")
+else:
+    factor = IMAGE_SIZE // (UTILITY_SIZE or IMAGE_SIZE)
+    utility_rows = np.arange(len(y_train))
+    if UTILITY_REAL_PER_CLASS:  # the scarce-real regime, where synthetic data is most often hoped to help
+        rng = np.random.default_rng(SEED)
+        utility_rows = np.concatenate([rng.permutation(np.flatnonzero(y_train == c))[:UTILITY_REAL_PER_CLASS]
+                                       for c in range(NUM_CLASSES)])
+    x_real, y_real = x_train[utility_rows], y_train[utility_rows]
+    # enough generated images per condition for the largest ratio (and for "synthetic only")
+    needed = np.ceil(max(max(UTILITY_RATIOS), 1.0) * np.bincount(y_real, minlength=NUM_CLASSES)).astype(int)
+    y_pool = np.repeat(np.arange(NUM_CLASSES), needed)
+    x_pool = generate_images(generator, y_pool, seed=SEED + 2)  # fresh noise, not the images scored above
+    utility_results = utility_study((downsample(x_real, factor), y_real), (downsample(x_test, factor), y_test),
+                                    (downsample(x_pool, factor), y_pool), NUM_CLASSES, ratios=UTILITY_RATIOS,
+                                    seeds=range(UTILITY_SEEDS), steps=UTILITY_STEPS,
+                                    val=(downsample(x_val, factor), y_val))
+    utility_summary = summarise_utility(utility_results)
+    verdict = utility_verdict(utility_summary)
+    utility = {"classifier": f"course CNN (width 16, max pooling, batch 32) at {IMAGE_SIZE // factor} px, "
+                             "best of 4 checkpoints on the real validation split",
+               "steps": UTILITY_STEPS, "seeds": list(range(UTILITY_SEEDS)), "n_test": len(y_test),
+               "real_per_class_cap": UTILITY_REAL_PER_CLASS,
+               "summary": utility_summary.to_dict("records"), "runs": utility_results.to_dict("records"),
+               "verdict": verdict}
+    print("Verdict:", verdict)
+    display(utility_summary.round(3))
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 3.8))
-labels = [f"{a} ({r:g}x)" if a.startswith("real +") and "augmentation" not in a else a
-          for a, r in zip(utility_summary["arm"], utility_summary["ratio"])]
-ax.barh(labels, utility_summary["auroc_mean"], xerr=utility_summary["auroc_std"].fillna(0), color="#55A868")
-ax.axvline(float(utility_summary.loc[utility_summary["arm"] == "real", "auroc_mean"].iloc[0]), color="k", ls="--", lw=1)
-ax.set_xlim(max(0.0, float(utility_summary["auroc_mean"].min()) - 0.1), 1.0)
-ax.set_xlabel(f"macro AUROC on the real test split (mean ± std over {UTILITY_SEEDS} seeds)")
-ax.invert_yaxis()
-save_figure(fig, RUN_DIR, "05_utility")
-plt.show()
+if utility is not None:
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    labels = [f"{a} ({r:g}x)" if a.startswith("real +") and "augmentation" not in a else a
+              for a, r in zip(utility_summary["arm"], utility_summary["ratio"])]
+    means, spread = utility_summary["auroc_mean"], utility_summary["auroc_std"].fillna(0)
+    ax.barh(labels, means, xerr=np.vstack([spread, np.minimum(spread, 1.0 - means)]), color="#55A868")  # AUROC stops at 1
+    ax.axvline(float(means[utility_summary["arm"] == "real"].iloc[0]), color="k", ls="--", lw=1)
+    ax.set_xlim(max(0.0, float((means - spread).min()) - 0.05), 1.0)
+    ax.set_xlabel(f"macro AUROC on the real test split (mean ± std over {UTILITY_SEEDS} seeds)")
+    ax.invert_yaxis()
+    save_figure(fig, RUN_DIR, "05_utility")
+    plt.show()
 
 # %% [markdown]
 # ## 7. Private? The memorisation audit
@@ -432,16 +444,11 @@ metrics = {
               "generated_per_condition": GENERATED_PER_CLASS,
               "real_images": f"train {len(y_train)}, val {len(y_val)}, test {len(y_test)} (patient-disjoint where ids are known)"},
     "fidelity": fidelity, "realism": realism_rows, "diversity": diversity,
-    "utility": {"classifier": f"course CNN (width 16, max pooling, batch 32) at {IMAGE_SIZE // factor} px, "
-                              "best of 4 checkpoints on the real validation split",
-                "steps": UTILITY_STEPS, "seeds": list(range(UTILITY_SEEDS)), "n_test": len(y_test),
-                "real_per_class_cap": UTILITY_REAL_PER_CLASS,
-                "summary": utility_summary.to_dict("records"), "runs": utility_results.to_dict("records"),
-                "verdict": verdict},
+    **({"utility": utility} if utility is not None else {}),  # the study is optional (UTILITY_STUDY)
     "memorisation": audits,
 }
 json_path, report_path = write_report(metrics, RUN_DIR)
-print(f"wrote {json_path} and {report_path}")
+print(f"wrote {json_path} and {report_path}; this notebook ran in {time.perf_counter() - STARTED:.0f} s")
 display(Markdown(report_path.read_text()))
 
 # %% [markdown]
@@ -456,26 +463,27 @@ display(Markdown(report_path.read_text()))
 # %% [markdown]
 # ## Exercises
 #
-# 1. Rerun the utility study with `UTILITY_REAL_PER_CLASS = 50`. Does synthetic data help more when real
+# 1. Run the utility study with `UTILITY_REAL_PER_CLASS = 50`. Does synthetic data help more when real
 #    data is scarce?
 #
 # <details><summary>Solution</summary>
 #
-# Set `UTILITY_REAL_PER_CLASS = 50` in the parameters cell and rerun from the utility section. Compare
-# "real + synthetic" with "real + duplicated real" at the same ratio: synthetic data only *helps* if it
-# beats the duplicated-real control by more than the spread over seeds (the verdict line says whether
-# it does). Note that the GAN itself was still trained on all the real images, so this is an optimistic
-# version of the scarce-data question. `lab/utility_study.py` asks it honestly: it cuts some
-# conditions to 30 training images, trains the GAN on that same data, and compares synthetic images of
-# those conditions with duplicated real ones over seeds (the README has its results).
+# Set `UTILITY_STUDY = True` and `UTILITY_REAL_PER_CLASS = 50` in the parameters cell and rerun the notebook (a few
+# minutes on a 2-core CPU; fewer real images make each classifier's steps no cheaper, as the step count is fixed).
+# Compare "real + synthetic" with "real + duplicated real" at the same ratio: synthetic data only *helps* if it
+# beats the duplicated-real control by more than the spread over seeds (the verdict line says whether it does).
+# The GAN itself was still trained on all the real images, so this is an optimistic version of the scarce-data
+# question. `lab/utility_study.py` asks it honestly: it cuts some conditions to a few dozen training images, trains
+# the GAN on that same data, and compares synthetic images of those conditions with duplicated real ones over
+# seeds ([docs/experiments.md](../docs/experiments.md) has its results).
 # </details>
 #
 # 2. Evaluate an early checkpoint. Which numbers move first as training goes on?
 #
 # <details><summary>Solution</summary>
 #
-# Notebook 04 keeps every 1000th checkpoint in `RUN_DIR/gan/checkpoints/`. Restore one and export its
-# generator, then point `GENERATOR` at it and rerun this notebook:
+# Notebook 04 keeps a checkpoint every 1,000 steps in `RUN_DIR/gan/checkpoints/milestones/`. Restore one and
+# export its generator, then point `GENERATOR` at it and rerun this notebook (no retraining):
 # ```python
 # from helpers.config import GANConfig
 # from helpers.gan import build_gan
@@ -485,7 +493,7 @@ display(Markdown(report_path.read_text()))
 # config = GANConfig.from_json((RUN_DIR / "gan" / "config.json").read_text())
 # early = build_gan(config)
 # early.compile()
-# restore_checkpoint(early, RUN_DIR / "gan" / "checkpoints" / "ckpt-00001000.npz")
+# restore_checkpoint(early, RUN_DIR / "gan" / "checkpoints" / "milestones" / "ckpt-1000")
 # print(export_generator(early, RUN_DIR / "early"))   # then GENERATOR = str(RUN_DIR / "early" / "generator.keras")
 # ```
 # Usually realism (FID, precision) improves first, label fidelity next, and variety (recall, MS-SSIM)
@@ -508,8 +516,9 @@ display(Markdown(report_path.read_text()))
 #
 # <details><summary>Solution</summary>
 #
-# In notebook 04 set `DATA_SOURCE = "phantom"`, `PHANTOMS_PER_CLASS = 10`, `TRAIN_STEPS = 6000` and a new `RUN_DIR`; run it, then
-# this notebook with the same parameters. With about 50 training images the generator can memorise
-# them: the share of generated images closer to a training image than 99% of real test images are
-# rises far above the test split's own 1%, and the closest pairs shown look like copies.
+# In notebook 04 set `DATA_SOURCE = "phantom"`, `PHANTOMS_PER_CLASS = 10`, `TRAIN_STEPS = 6000` (about 16 minutes
+# on a 2-core CPU: memorising takes many passes over the few images) and a new `RUN_DIR`; run it, then this notebook
+# with the same parameters. With about 50 training images the generator can memorise them: look for the share of
+# generated images below the line rising well above the test split's own 1%, and for closest pairs that look like
+# copies.
 # </details>

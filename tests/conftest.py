@@ -27,3 +27,28 @@ def phantom_dir(tmp_path_factory):
     from helpers.phantoms import write_dataset
 
     return write_dataset(tmp_path_factory.mktemp("phantoms"), per_class=12, size=64, seed=3, progress=False)
+
+
+def notebook_code_cells(notebook) -> list[tuple[str, bool]]:
+    """``(source, tagged parameters)`` for each code cell of a ``.ipynb``, in order."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    return [(c.source, "parameters" in c.metadata.get("tags", [])) for c in nb.cells if c.cell_type == "code"]
+
+
+def run_cell(source: str, namespace: dict) -> str:
+    """Execute one notebook cell's source in ``namespace`` in this process; return what it printed.
+
+    For tests that need a few cells of a notebook, not a whole execution (figures go to the Agg backend).
+    """
+    import contextlib
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(source, "<notebook cell>", "exec"), namespace)
+    return printed.getvalue()

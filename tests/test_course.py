@@ -1,14 +1,24 @@
-"""helpers.course: the headless runner executes, skips what is done, reruns what changed, and names failures."""
+"""helpers.course: the headless runner executes, skips what is done, reruns what changed, and names failures.
 
+The runner's mechanics are tested on tiny stand-in notebooks; the five real notebooks are executed once, by the
+session's smoke course, which the end-to-end, real-data and claims tests below share.
+"""
+
+import contextlib
 import importlib.util
+import io
 import json
 import logging
+import re
+from types import SimpleNamespace
 
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 
 import helpers.course as course
-from conftest import KERMANY, ROOT
+from conftest import KERMANY, NIH_SAMPLE, ROOT, notebook_code_cells, run_cell
 from helpers.course import PROFILES, main, notebook_parameters, run_course
 
 
@@ -128,42 +138,11 @@ def test_failure_names_notebook_and_cell(tmp_path):
 
 
 @pytest.mark.notebook
-def test_smoke_course_end_to_end(tmp_path, capsys):
-    """The whole course (notebooks 01-05) through the runner, as CI's smoke profile."""
-    out = tmp_path / "smoke"
-    assert main(["--profile", "smoke", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    log = json.loads((out / "course_log.json").read_text())
-    assert [r["notebook"][:2] for r in log["notebooks"]] == ["01", "02", "03", "04", "05"]
-    assert all(r["status"] == "done" for r in log["notebooks"]) and log["peak_rss_mb"] > 0
-    for number in ("01", "02", "03", "04", "05"):
-        assert list((out / "figures").glob(f"{number}_*.png")), f"notebook {number} saved no figure"
-    metrics = json.loads((out / "metrics.json").read_text())
-    fidelity = metrics["headline"]["label_fidelity"]
-    assert isinstance(fidelity, float)
-    headline = next(line for line in printed.splitlines() if line.startswith("headline"))
-    assert f"label_fidelity {fidelity:.3f}" in headline  # the runner prints the number metrics.json holds
-    assert {"fidelity", "realism", "diversity", "utility", "memorisation"} <= set(metrics)
-    assert "## Private: memorisation audit" in (out / "report.md").read_text()
-    assert f"report: {out / 'report.md'}" in printed and "headline" in printed
-    assert "[data] DATA_SOURCE auto -> phantom" in printed  # the default source, offline in smoke mode
-    assert not list((ROOT / "notebooks").glob("*.params.json"))  # nothing written beside the sources
-
-    # notebook 05 alone, on a fresh RUN_DIR, as from its Colab badge: it evaluates the shipped generator
-    fresh = tmp_path / "fresh"
-    records = run_course("smoke", fresh, notebooks=[ROOT / "notebooks" / "05_evaluation.ipynb"], log=lambda s: None)
-    assert records[0]["status"] == "done" and not (fresh / "gan").exists()
-    executed = (fresh / "executed" / "05_evaluation.ipynb").read_text()
-    assert "Evaluating the SHIPPED generator" in executed
-    assert json.loads((fresh / "metrics.json").read_text())["headline"]["label_fidelity"] > 0.5
-
-
-@pytest.mark.notebook
 def test_auto_without_network_says_phantoms_and_why(tmp_path, monkeypatch):
     """`make course` offline: the default source resolves to the phantoms, once, with the reason on the console."""
     import socket
 
-    import helpers.data as data_module
+    import helpers.data.sources as data_module
 
     def refuse(*args, **kwargs):
         raise OSError("no network in this test")
@@ -180,23 +159,191 @@ def test_auto_without_network_says_phantoms_and_why(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "run" / "data_source.json").read_text())["source"] == "phantom"
 
 
+# --------------------------------------------------------------------------- the smoke course, executed once
+# Every test below reads the same executed course (the `smoke_course` fixture): the runner executes the five
+# real notebooks once per session. `make test`'s nbval pass executes each of them a second time, on the
+# offline phantoms; nothing else executes a whole notebook.
+
+NIH_CSV = NIH_SAMPLE / "Data_Entry_2017_v2020.csv"
+ON_REAL_RADIOGRAPHS = KERMANY.is_dir()
+
+
+@pytest.fixture(scope="session")
+def smoke_course(tmp_path_factory):
+    """The smoke course (notebooks 01-05) through the runner's command line, executed once per session.
+
+    On the real radiographs in class folders (``../shared/kermany-cxr``) when they are present, else on the
+    default source (the offline phantoms, in smoke mode); notebook 01 also explores the real NIH metadata
+    (``../shared/nih-sample``) when that is present. nbval covers the phantoms in every case.
+    """
+    out = tmp_path_factory.mktemp("course") / "smoke"
+    argv = ["--profile", "smoke", "--out", str(out)]
+    if ON_REAL_RADIOGRAPHS:
+        argv += ["--data-source", "folder", "--data-dir", str(KERMANY)]
+    smoke = dict(PROFILES["smoke"])
+    if NIH_CSV.is_file():
+        smoke["NIH_METADATA"] = str(NIH_CSV)  # only notebook 01 declares it, so only notebook 01 receives it
+    printed, errors = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed), \
+            contextlib.redirect_stderr(errors):
+        patch.setitem(course.PROFILES, "smoke", smoke)
+        # the autouse per-test cache fixture has not run yet when a session fixture starts
+        patch.setenv("CXR_GAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        code = main(argv)
+    return SimpleNamespace(out=out, code=code, printed=printed.getvalue(), errors=errors.getvalue())
+
+
+def _finished(smoke_course):
+    """The run folder of the smoke course; fails with the runner's message if the course did not finish."""
+    assert smoke_course.code == 0, smoke_course.errors[-3000:]
+    return smoke_course.out
+
+
+def _printed(run_dir, notebook_prefix: str) -> str:
+    """Everything an executed notebook of the course printed (stream outputs), in cell order."""
+    [path] = (run_dir / "executed").glob(f"{notebook_prefix}_*.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def _line(text: str, pattern: str) -> re.Match:
+    """The one printed line matching ``pattern`` (a regex anchored at the line's start)."""
+    found = [m for m in (re.match(pattern, line) for line in text.splitlines()) if m]
+    assert len(found) == 1, f"expected one line matching {pattern!r}, found {len(found)}"
+    return found[0]
+
+
 @pytest.mark.notebook
-@pytest.mark.skipif(not KERMANY.is_dir(), reason=f"real radiographs in class folders not found at {KERMANY}")
-def test_smoke_course_on_real_class_folders(tmp_path, capsys):
-    """The whole course on real pediatric radiographs (two class folders, split folders that mix patients)."""
-    out = tmp_path / "kermany"
-    assert main(["--profile", "smoke", "--data-source", "folder", "--data-dir", str(KERMANY), "--out", str(out)]) == 0
+def test_smoke_course_end_to_end(smoke_course):
+    """The whole course (notebooks 01-05) through the runner, as CI's smoke profile."""
+    out = _finished(smoke_course)
+    printed = smoke_course.printed
     log = json.loads((out / "course_log.json").read_text())
-    assert [r["status"] for r in log["notebooks"]] == ["done"] * 5
+    assert [r["notebook"][:2] for r in log["notebooks"]] == ["01", "02", "03", "04", "05"]
+    assert all(r["status"] == "done" for r in log["notebooks"]) and log["peak_rss_mb"] > 0
+    for number in ("01", "02", "03", "04", "05"):
+        assert list((out / "figures").glob(f"{number}_*.png")), f"notebook {number} saved no figure"
+    metrics = json.loads((out / "metrics.json").read_text())
+    fidelity = metrics["headline"]["label_fidelity"]
+    assert isinstance(fidelity, float)
+    headline = next(line for line in printed.splitlines() if line.startswith("headline"))
+    assert f"label_fidelity {fidelity:.3f}" in headline  # the runner prints the number metrics.json holds
+    assert {"fidelity", "realism", "diversity", "memorisation"} <= set(metrics)
+    assert "utility" not in metrics  # the utility study is off in the smoke profile (UTILITY_STUDY)
+    assert "Utility study off (UTILITY_STUDY = False)" in _printed(out, "05")
+    assert "## Private: memorisation audit" in (out / "report.md").read_text()
+    assert f"report: {out / 'report.md'}" in printed and "headline" in printed
+    if not ON_REAL_RADIOGRAPHS:
+        assert "[data] DATA_SOURCE auto -> phantom" in printed  # the default source, offline in smoke mode
+    assert not list((ROOT / "notebooks").glob("*.params.json"))  # nothing written beside the sources
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(not ON_REAL_RADIOGRAPHS, reason=f"real radiographs in class folders not found at {KERMANY}")
+def test_smoke_course_on_real_class_folders(smoke_course):
+    """The course on real pediatric radiographs (two class folders, split folders that mix patients)."""
+    out = _finished(smoke_course)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["classes"] == ["NORMAL", "PNEUMONIA"] and metrics["data_source"] == "folder"
     assert len(metrics["fidelity"]["generated"]["per_class_auroc"]) == 2
     assert json.loads((out / "training_metrics.json").read_text())["classes"] == ["NORMAL", "PNEUMONIA"]
-    executed = (out / "executed" / "01_data_exploration.ipynb").read_text()
+    executed = _printed(out, "01")
     assert "re-split by patient" in executed and "patients per split" in executed
-    assert "balanced sampling on" in (out / "executed" / "04_training.ipynb").read_text()  # 1,112 vs 3,057 images
+    assert "balanced sampling on" in _printed(out, "04")  # 1,112 vs 3,057 images
     synthetic = (out / "synthetic" / "Data_Entry_2017_v2020.csv").read_text()
     assert "PNEUMONIA" in synthetic and "NORMAL" in synthetic  # the NIH-layout export of a two-class generator
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(not NIH_CSV.is_file(), reason=f"real NIH metadata not found at {NIH_CSV}")
+def test_exploration_on_real_nih_metadata(smoke_course):
+    """Notebook 01 explores NIH's full metadata CSV (112,120 rows) with none of its images."""
+    out = _finished(smoke_course)
+    assert "112,120 metadata rows" in _printed(out, "01")
+    assert "Data_Entry_2017_v2020.csv" in _line(_printed(out, "01"), r"this run's data \(").group(0)
+    assert (out / "figures" / "01_cooccurrence.png").is_file()
+    stamps = {p.name[:2]: json.loads(p.read_text())["parameters"] for p in (out / "executed").glob("*.params.json")}
+    assert stamps["01"]["NIH_METADATA"] == str(NIH_CSV) and "NIH_METADATA" not in stamps["02"]
+
+
+@pytest.mark.notebook
+def test_smoke_course_claims(smoke_course, tmp_path):
+    """What the notebooks print about their run agrees with the files the run wrote, and with each other."""
+    out = _finished(smoke_course)
+    training = json.loads((out / "training_metrics.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    generator_info = json.loads((out / "gan" / "generator.json").read_text())
+    config = json.loads((out / "gan" / "config.json").read_text())
+    nb04, nb05 = _printed(out, "04"), _printed(out, "05")
+
+    # notebook 04: steps trained, sampling, judge and fidelity as printed are what it saved
+    steps = int(_line(nb04, r"trained steps: (\d+)").group(1))
+    assert steps == training["train_steps"] == generator_info["step"] > 0
+    sampling = _line(nb04, r"per condition: .* \| balanced sampling (on|off)").group(1)
+    assert (sampling == "on") == bool(config["balanced"])
+    judge = _line(nb04, r"judge: (the shipped one|trained now)").group(1)
+    assert (out / "judge_classifier.keras").is_file()
+    if judge == "the shipped one":  # only when the shipped judge's data is this run's data
+        assert training["data_source"] == "phantom"
+    fidelity = float(_line(nb04, r"label fidelity of generated images: ([\d.]+)").group(1))
+    assert fidelity == round(training["label_fidelity"], 3)
+    accuracy = float(_line(nb04, r"judge accuracy on real test images: ([\d.]+)").group(1))
+    assert accuracy == round(training["judge_accuracy_real_test"], 3)
+
+    # notebook 05 says it evaluates this run's generator with this run's judge, and does
+    loaded = _line(nb05, r"Evaluating (.+) \(judge: (.+)\)\.$")
+    assert (loaded.group(1), loaded.group(2)) == (str(out / "gan" / "generator.keras"),
+                                                  str(out / "judge_classifier.keras"))
+    assert "SHIPPED" not in nb05
+    assert int(_line(nb05, r"generator: ([\d,]+) training steps").group(1).replace(",", "")) == steps
+    assert metrics["setup"]["generator"].startswith(f"{out / 'gan' / 'generator.keras'} ({steps} steps")
+    overall = _line(nb05, r"overall: fidelity ([\d.]+) \| judge on real test: balanced accuracy ([\d.]+)")
+    assert float(overall.group(1)) == round(metrics["headline"]["label_fidelity"], 3)
+    assert float(overall.group(2)) == round(metrics["fidelity"]["real_test"]["balanced_accuracy"], 3)
+    assert metrics["classes"] == training["classes"] == generator_info["classes"]
+
+    # notebook 04's losses figure plots columns of losses.csv as they are, none of them constant
+    log = pd.read_csv(out / "gan" / "losses.csv")
+    plotted = _plotted_loss_columns(_losses_cell(out / "executed" / "04_training.ipynb"), out / "gan", tmp_path)
+    assert plotted and (out / "figures" / "04_losses.png").is_file()
+    for column, values in plotted.items():
+        assert np.allclose(values, log[column]), column
+    if len(log) > 1:  # one epoch (the real radiographs in smoke mode) has no curve yet, only points
+        assert all(log[column].nunique() > 1 for column in plotted), plotted.keys()
+
+
+def test_losses_figure_leaves_out_constant_columns(tmp_path):
+    """Notebook 04's losses figure draws logged columns as they are, and none that stayed constant."""
+    (tmp_path / "gan").mkdir()
+    log = pd.DataFrame({"epoch": [0, 1, 2], "d_loss": [1.9, 1.5, 1.2], "g_loss": [0.1, 0.4, 0.3],
+                        "aux_real": [2.0, 1.0, 0.5], "aux_fake": [2.0, 1.5, 1.0], "d_acc_real": [0.5, 0.6, 0.7],
+                        "d_acc_fake": [0.5, 0.5, 0.6], "r1": [0.0] * 3, "augment_p": [0.3] * 3,
+                        "condition_strength": [0.0, 0.5, 1.0]})
+    log.to_csv(tmp_path / "gan" / "losses.csv", index=False)
+    plotted = _plotted_loss_columns(_losses_cell(ROOT / "notebooks" / "04_training.ipynb"), tmp_path / "gan", tmp_path)
+    assert {"d_loss", "g_loss"} <= plotted.keys() and not {"r1", "augment_p", "epoch"} & plotted.keys()
+    for column, values in plotted.items():
+        assert np.allclose(values, log[column]) and log[column].nunique() > 1, column
+
+
+def _losses_cell(executed_notebook) -> str:
+    """The source of notebook 04's cell that plots ``losses.csv``."""
+    [source] = [s for s, _ in notebook_code_cells(executed_notebook) if "losses.csv" in s and "save_figure" in s]
+    return source
+
+
+def _plotted_loss_columns(source: str, gan_dir, run_dir) -> dict:
+    """Run notebook 04's losses cell on ``gan_dir/losses.csv``; return ``{column: plotted values}``."""
+    import matplotlib.pyplot as plt
+
+    from helpers.plots import save_figure
+
+    plt.close("all")
+    run_cell(source, {"GAN_DIR": gan_dir, "RUN_DIR": run_dir, "pd": pd, "np": np, "plt": plt,
+                      "save_figure": save_figure})
+    lines = [line for number in plt.get_fignums() for ax in plt.figure(number).axes for line in ax.get_lines()]
+    plt.close("all")
+    return {line.get_label(): np.asarray(line.get_ydata()) for line in lines}
 
 
 def test_unknown_profile_or_data_source():
@@ -204,14 +351,28 @@ def test_unknown_profile_or_data_source():
         notebook_parameters("huge")
     with pytest.raises(SystemExit):
         main(["--profile", "huge"])
-    with pytest.raises(ValueError, match="data source 'kaggle' is unknown; use one of phantom, nih, chestmnist, auto, folder"):
+    with pytest.raises(ValueError, match="data source 'kaggle' is unknown; use one of auto, phantom, nih, chestmnist, folder"):
         notebook_parameters("smoke", "kaggle")
     with pytest.raises(SystemExit):
         main(["--data-source", "kaggle"])
 
 
 def test_data_sources_come_from_one_constant(tmp_path, monkeypatch):
-    """Adding a source to DATA_SOURCES is enough for the command line and notebook_parameters to accept it."""
+    """``helpers.data.SOURCES`` is the one list of data sources: the runner's is that tuple, no other helpers module
+    spells out one, and adding a source to it is enough for the command line and notebook_parameters to accept it."""
+    import ast
+
+    from helpers.data import SOURCES
+
+    assert course.DATA_SOURCES is SOURCES
+    lists = []  # tuple, list and set literals naming three data sources or more
+    for path in sorted((ROOT / "helpers").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                named = {e.value for e in node.elts if isinstance(e, ast.Constant)} & set(SOURCES)
+                if len(named) >= 3:
+                    lists.append(path.relative_to(ROOT).as_posix())
+    assert lists == ["helpers/data/sources.py"]
     monkeypatch.setattr(course, "DATA_SOURCES", (*course.DATA_SOURCES, "kaggle"))
     calls = []
     monkeypatch.setattr(course, "run_course", lambda *args: calls.append(notebook_parameters("smoke", args[2])) or [])

@@ -283,7 +283,7 @@ def test_summary_cli_counts_match_the_metadata_without_decoding(phantom_dir, tmp
     def no_decoding(*args, **kwargs):
         raise AssertionError("the summary must not decode images")
     monkeypatch.setattr(PIL.Image, "open", no_decoding)
-    monkeypatch.setattr("helpers.data.open_gray8", no_decoding)
+    monkeypatch.setattr("helpers.data.images.open_gray8", no_decoding)
     assert main([str(folder), "--check-headers"]) == 0
     out = capsys.readouterr().out
 
@@ -361,7 +361,7 @@ def offline_world(monkeypatch):
     """No real socket can open, no decision is remembered from another test, no offline switch is set."""
     import socket
 
-    import helpers.data as data_module
+    import helpers.data.sources as data_module  # where resolve_source looks its helpers up
 
     def refuse(*args, **kwargs):
         raise OSError("sockets are blocked in this test")

@@ -1,4 +1,5 @@
-"""helpers.evaluate: label fidelity, MS-SSIM, nearest neighbours, memorisation audit, utility study, report."""
+"""helpers.evaluate and helpers.utility: label fidelity, MS-SSIM, nearest neighbours, memorisation audit,
+utility study, report."""
 
 import json
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import evaluate
+from helpers import evaluate, utility
 from helpers.classifier import build_classifier, downsample
 from helpers.models import build_generator
 
@@ -109,17 +110,17 @@ def test_utility_study_arms_and_counts():
     y = np.repeat(np.arange(7), 4)
     pool_y = np.repeat(np.arange(7), 8)
     pool_x = rng.uniform(-1, 1, (len(pool_y), 16, 16, 1)).astype(np.float32)
-    results = evaluate.utility_study((x, y), (x, y), (pool_x, pool_y), 7, ratios=(0.5, 2.0), seeds=(0, 1),
-                                     steps=4, batch_size=8, width=4, progress=False, val=(x, y), evaluations=2)
-    assert len(results) == len(evaluate.utility_arms((0.5, 2.0))) * 2
+    results = utility.utility_study((x, y), (x, y), (pool_x, pool_y), 7, ratios=(0.5, 2.0), seeds=(0, 1),
+                                    steps=4, batch_size=8, width=4, progress=False, val=(x, y), evaluations=2)
+    assert len(results) == len(utility.utility_arms((0.5, 2.0))) * 2
     counts = results[results.seed == 0].set_index(["arm", "ratio"])["train_images"]
     assert counts[("real", 0.0)] == 28 and counts[("synthetic only", 1.0)] == 28
     assert counts[("real + synthetic", 2.0)] == 84 and counts[("real + duplicated real", 0.5)] == 42
     assert results["macro_auroc"].between(0, 1).all()
-    summary = evaluate.summarise_utility(results)
+    summary = utility.summarise_utility(results)
     assert (summary["seeds"] == 2).all() and summary.loc[summary.arm == "real", "auroc_vs_real"].iloc[0] == 0.0
     with pytest.raises(ValueError, match="use e.g. steps=4"):
-        evaluate.utility_study((x, y), (x, y), (pool_x, pool_y), 7, steps=5, val=(x, y), progress=False)
+        utility.utility_study((x, y), (x, y), (pool_x, pool_y), 7, steps=5, val=(x, y), progress=False)
 
 
 def _summary(real, syn, dup, std=0.01):
@@ -128,11 +129,11 @@ def _summary(real, syn, dup, std=0.01):
 
 
 def test_utility_verdict_needs_to_beat_both_controls():
-    assert "helped" in evaluate.utility_verdict(_summary(0.80, 0.90, 0.80))
-    assert "no clear effect" in evaluate.utility_verdict(_summary(0.80, 0.90, 0.895))  # duplicates do as well
-    assert "no clear effect" in evaluate.utility_verdict(_summary(0.80, 0.805, 0.80))  # inside the spread
-    assert "hurt" in evaluate.utility_verdict(_summary(0.80, 0.70, 0.80))
-    diluted = evaluate.utility_verdict(_summary(0.982, 0.978, 0.979, std=0.002))  # Kermany's quick run
+    assert "helped" in utility.utility_verdict(_summary(0.80, 0.90, 0.80))
+    assert "no clear effect" in utility.utility_verdict(_summary(0.80, 0.90, 0.895))  # duplicates do as well
+    assert "no clear effect" in utility.utility_verdict(_summary(0.80, 0.805, 0.80))  # inside the spread
+    assert "hurt" in utility.utility_verdict(_summary(0.80, 0.70, 0.80))
+    diluted = utility.utility_verdict(_summary(0.982, 0.978, 0.979, std=0.002))  # Kermany's quick run
     assert "hurt" not in diluted and "as duplicated real images are" in diluted
 
 
@@ -147,7 +148,7 @@ def _brightness_task(n_per_class, seed, size=8):
 def test_best_validation_checkpoint_is_the_one_returned():
     x, y = _brightness_task(20, 0)
     val = _brightness_task(10, 1)
-    model = evaluate.train_fixed_steps(x, y, 40, 3, batch_size=8, width=4, val=val, eval_every=10)
+    model = utility.train_fixed_steps(x, y, 40, 3, batch_size=8, width=4, val=val, eval_every=10)
     step, best = model.best_validation
     assert step in (10, 20, 30, 40)
     from helpers.classifier import predict_classes
@@ -155,7 +156,7 @@ def test_best_validation_checkpoint_is_the_one_returned():
     again = classification_scores(predict_classes(model, val[0]), val[1], 3)["macro_auroc"]
     assert again == pytest.approx(best, abs=1e-6)  # the kept weights, not the last ones
     with pytest.raises(ValueError, match="use e.g. steps=40"):
-        evaluate.train_fixed_steps(x, y, 45, 3, val=val, eval_every=10)
+        utility.train_fixed_steps(x, y, 45, 3, val=val, eval_every=10)
 
 
 def test_keep_best_on_validation_restores_the_best_epoch_not_the_last():
@@ -164,7 +165,7 @@ def test_keep_best_on_validation_restores_the_best_epoch_not_the_last():
     x, y = _brightness_task(10, 1)
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
     good = [np.array([[-5.0, 0.0, 5.0]], np.float32), np.array([5.0, 10.0, -5.0], np.float32)]  # brightness ranks classes
-    keeper = evaluate._keep_best_on_validation(x, y, 3)
+    keeper = utility._keep_best_on_validation(x, y, 3)
     keeper.set_model(model)
     model.set_weights(good)
     keeper.on_epoch_end(0)
@@ -174,64 +175,6 @@ def test_keep_best_on_validation_restores_the_best_epoch_not_the_last():
     assert keeper.best_epoch == 1 and keeper.best_auroc > 0.75 and keeper.history[1] == pytest.approx(0.5)
     for kept, expected in zip(model.get_weights(), good):
         np.testing.assert_array_equal(kept, expected)
-
-
-def test_scarce_study_arms_and_counts(tmp_path):
-    x, y = _brightness_task(6, 2)
-    keep = np.concatenate([np.flatnonzero(y != 2), np.flatnonzero(y == 2)[:2]])  # class 2 cut to 2 images
-    syn_y = np.full(8, 2)
-    syn_x = _brightness_task(8, 3)[0][-8:]
-    val = test = _brightness_task(4, 4)
-    results = evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(1.0, 4.0),
-                                            seeds=(0,), steps=4, eval_every=2, batch_size=4, width=4,
-                                            full_train=(x, y), progress=False, log_path=tmp_path / "runs.jsonl")
-    assert len(results) == len(evaluate.scarce_arms((1.0, 4.0))) == 7
-    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 7
-    resumed = evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(1.0, 4.0),
-                                            seeds=(0,), steps=4, eval_every=2, batch_size=4, width=4,
-                                            full_train=(x, y), progress=False, log_path=tmp_path / "runs.jsonl")  # everything read back, nothing trained
-    pd.testing.assert_frame_equal(resumed, results, check_dtype=False)
-    log = tmp_path / "runs.jsonl"
-    assert len(log.read_text().splitlines()) == 7
-    log.write_text("\n".join(log.read_text().splitlines()[:3]) + "\n")  # interrupted after three classifiers
-    again = evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(1.0, 4.0),
-                                          seeds=(0,), steps=4, eval_every=2, batch_size=4, width=4,
-                                          full_train=(x, y), progress=False, log_path=log)
-    assert len(log.read_text().splitlines()) == 7
-    pd.testing.assert_frame_equal(again.iloc[:3], results.iloc[:3], check_dtype=False)  # read back
-    assert (again[["arm", "ratio", "train_images"]].values == results[["arm", "ratio", "train_images"]].values).all()
-    with pytest.raises(ValueError, match="trained with"):  # the log holds classifiers of another length
-        evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(1.0, 4.0),
-                                      seeds=(0,), steps=8, eval_every=2, batch_size=4, width=4,
-                                      full_train=(x, y), progress=False, log_path=log)
-    with pytest.raises(ValueError, match="use e.g. steps=4"):
-        evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, steps=5, eval_every=2)
-    counts = results.set_index(["arm", "ratio"])["train_images"]
-    assert counts[("real, all images", 0.0)] == 18 and counts[("real", 0.0)] == 14
-    assert counts[("real + duplicated scarce", 4.0)] == 22 and counts[("real + synthetic scarce", 1.0)] == 16
-    assert results["scarce_auroc"].equals(results["auroc_2"]) and results["best_step"].isin([2, 4]).all()
-    summary = evaluate.summarise_scarce(results)
-    assert (summary["seeds"] == 1).all() and len(summary) == 7
-    with pytest.raises(ValueError, match="ratio 8 needs"):
-        evaluate.scarce_utility_study((x[keep], y[keep]), val, test, (syn_x, syn_y), [2], 3, ratios=(8.0,),
-                                      seeds=(0,), steps=2, eval_every=2, batch_size=4, width=4, progress=False)
-
-
-def _scarce_summary(syn, dup, std=0.01):
-    rows = [("real", 0.0, 0.7), ("real + synthetic scarce", 4.0, syn), ("real + duplicated scarce", 4.0, dup)]
-    return pd.DataFrame([{"arm": a, "ratio": r, "scarce_mean": m, "scarce_std": std, "seeds": 3} for a, r, m in rows])
-
-
-def test_scarce_verdict_compares_with_duplication():
-    assert "4x synthetic: helped" in evaluate.scarce_verdict(_scarce_summary(0.85, 0.80))
-    assert "4x synthetic: hurt" in evaluate.scarce_verdict(_scarce_summary(0.75, 0.80))
-    verdict = evaluate.scarce_verdict(_scarce_summary(0.805, 0.80))
-    assert "no clear effect" in verdict and "real alone 0.700" in verdict
-    kermany_4x = evaluate.scarce_verdict(_scarce_summary(0.951, 0.943, std=0.004).assign(  # both below real alone
-        scarce_mean=[0.960, 0.951, 0.943], scarce_std=[0.009, 0.004, 0.002]))
-    assert "better than duplication but 0.009 below real alone, so no help" in kermany_4x
-    one_seed = _scarce_summary(0.85, 0.80).assign(seeds=1)
-    assert evaluate.scarce_verdict(one_seed).startswith("no verdict")
 
 
 def test_classifier_extractor_and_resizing_extract_features():

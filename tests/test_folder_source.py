@@ -330,7 +330,7 @@ def test_real_kermany_folders_listing_and_split_without_decoding(monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("the summary must not decode images")
     monkeypatch.setattr(PIL.Image, "open", no_decoding)
-    monkeypatch.setattr(data_module, "open_gray8", no_decoding)
+    monkeypatch.setattr("helpers.data.images.open_gray8", no_decoding)
     start = time.perf_counter()
     summary = summarise_folder(KERMANY)
     assert time.perf_counter() - start < 5

@@ -1,9 +1,10 @@
 """Notebooks: jupytext pairs in step, the package made from their cells, one skeleton, no outputs.
 
-Execution is tested twice elsewhere: ``pytest --nbval-lax notebooks`` (each notebook in
-smoke mode) and the smoke course through the runner (tests/test_course.py). Here, besides the
-static checks, one test edits notebook 04's ``train_step`` and runs the notebook to prove the
-edit is what trains.
+Every notebook is executed twice by ``make test``: ``pytest --nbval-lax notebooks`` (each notebook in
+smoke mode, on the phantoms) and the smoke course through the runner (tests/test_course.py). Here,
+besides the static checks, two tests run a few cells of one notebook in the test process: notebook
+04's cells with an edited ``train_step`` (the edit is what trains) and notebook 05's first cells on
+a fresh run folder (the shipped generator is evaluated).
 """
 
 import json
@@ -12,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import NIH_SAMPLE, ROOT
+from conftest import ROOT, notebook_code_cells, run_cell
 from helpers.env import PINNED_REF, REPO
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -65,26 +66,6 @@ def test_skeleton(path):
     assert "helpers" in text
 
 
-def _run(path, tmp_path, **parameters):
-    import papermill as pm
-
-    out = tmp_path / path.name
-    pm.execute_notebook(str(path), str(out), parameters={"SMOKE": True, "RUN_DIR": str(tmp_path / "run"),
-                                                         **parameters},
-                        cwd=str(path.parent), kernel_name="python3", progress_bar=False)
-    return load(out), tmp_path / "run"
-
-
-@pytest.mark.notebook
-@pytest.mark.skipif(not NIH_SAMPLE.is_dir(), reason=f"real NIH sample not found at {NIH_SAMPLE}")
-def test_exploration_on_real_nih_metadata(tmp_path):
-    path = ROOT / "notebooks" / "01_data_exploration.ipynb"
-    nb, run_dir = _run(path, tmp_path, NIH_METADATA=str(NIH_SAMPLE / "Data_Entry_2017_v2020.csv"))
-    outputs = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
-    assert "112,120 metadata rows" in outputs
-    assert (run_dir / "figures" / "01_cooccurrence.png").is_file()
-
-
 TWINS = nbtools.twins()
 
 
@@ -114,7 +95,7 @@ def test_package_is_made_from_the_notebook_cells():
     for name in ("class ClassConditionalNorm", "def spectral_normalize", "class SNConv2D", "class ProjectionHead",
                  "def build_generator", "def build_discriminator"):
         assert name in made["models"], name
-    for name in ("def d_hinge_loss", "def g_hinge_loss", "def diff_augment", "class Augmenter",
+    for name in ("def d_hinge_loss", "def g_hinge_loss", "def diff_augment", "def discriminator_extra_loss",
                  "class ConditionalGAN", "def train_step", "def build_gan"):
         assert name in made["gan"], name
 
@@ -143,23 +124,95 @@ def test_shared_skeleton_cells_are_identical():
     assert len(setups) == 1 and len(notes) == 1 and len(credits) == 1
 
 
-@pytest.mark.notebook
-def test_editing_train_step_in_notebook_04_changes_training(tmp_path):
-    """A learner's edit to the train_step cell is what trains, with nothing reinstalled."""
-    import papermill as pm
+# --------------------------------------------------------------------------- a few cells, in this process
+# `make test` executes every notebook twice: nbval, and the smoke course (tests/test_course.py). The tests
+# below run only the cells they need, in the test process.
 
-    source = (ROOT / "notebooks" / "04_training.py").read_text()
-    anchor = "    def train_step(self, data):\n"
-    assert source.count(anchor) == 1
-    edited = tmp_path / "04_training.py"
-    edited.write_text(source.replace(anchor, anchor + '        print("EDITED TRAIN_STEP IS TRAINING")\n'))
-    nbtools.sync([edited])
-    out = tmp_path / "executed.ipynb"
-    pm.execute_notebook(str(edited.with_suffix(".ipynb")), str(out), cwd=str(ROOT / "notebooks"),
-                        parameters={"SMOKE": True, "RUN_DIR": str(tmp_path / "run")}, kernel_name="python3",
-                        progress_bar=False)
-    nb = json.loads(out.read_text())
-    training = [c for c in nb["cells"] if c["cell_type"] == "code" and "gan = train(" in "".join(c["source"])]
-    printed = "".join("".join(o.get("text", "")) for c in training for o in c.get("outputs", []))
-    assert "EDITED TRAIN_STEP IS TRAINING" in printed
+NB04 = ROOT / "notebooks" / "04_training.ipynb"
+NB05 = ROOT / "notebooks" / "05_evaluation.ipynb"
+
+
+def _run_until(notebook, parameters: dict, last, edit=None, before=None):
+    """Run a notebook's code cells here, in order, up to and including the first for which ``last(source)`` holds.
+
+    ``parameters`` are assigned right after the cell tagged ``parameters`` (as papermill injects them);
+    ``edit(source)`` may change a cell's source first and ``before(source, namespace)`` the namespace.
+    Returns the namespace and what each cell printed.
+    """
+    namespace, printed = {}, []
+    for source, is_parameters in notebook_code_cells(notebook):
+        source = edit(source) if edit else source
+        if before:
+            before(source, namespace)
+        printed.append(run_cell(source, namespace))
+        if is_parameters:
+            namespace.update(parameters)
+        if last(source):
+            return namespace, printed
+    raise AssertionError(f"{notebook.name}: no cell matches {last}")
+
+
+@pytest.fixture
+def _keras_registry():
+    """Restore Keras' registry of serialisable classes, which notebook cells run here re-register."""
+    from keras.src.saving import object_registration as registry
+
+    import helpers.gan  # noqa: F401  (registers the package's classes, helpers.models' too, before the snapshot)
+
+    saved = dict(registry.GLOBAL_CUSTOM_OBJECTS), dict(registry.GLOBAL_CUSTOM_NAMES)
+    yield
+    for live, before in zip((registry.GLOBAL_CUSTOM_OBJECTS, registry.GLOBAL_CUSTOM_NAMES), saved):
+        live.clear()
+        live.update(before)
+
+
+@pytest.mark.notebook
+def test_editing_train_step_in_notebook_04_changes_training(tmp_path, _keras_registry):
+    """A learner's edit to the train_step cell is what trains, with nothing reinstalled.
+
+    Notebook 04's cells run in this process up to its training cell, with one line added at the top of
+    ``train_step``; the training cell then trains 2 steps.
+    """
+    marker = "EDITED TRAIN_STEP IS TRAINING"
+
+    def edit(source):
+        edited, count = re.subn(r"^([ \t]*)(def train_step\([^)]*\)[^:\n]*:[ \t]*\n)",
+                                lambda m: f"{m[1]}{m[2]}{m[1]}    print({marker!r})\n", source, flags=re.M)
+        assert count <= 1
+        return edited
+
+    def is_training(source):
+        return "= train(" in source
+
+    def before(source, namespace):
+        if is_training(source):
+            namespace["TRAIN_STEPS"] = 2
+
+    namespace, printed = _run_until(NB04, {"SMOKE": True, "RUN_DIR": str(tmp_path / "run")}, is_training, edit, before)
+    assert marker in printed[-1]  # printed while fit traced the edited train_step
+    assert not any(marker in text for text in printed[:-1])
+    import helpers.gan
+
+    gan = namespace["gan"]
+    assert type(gan) is namespace["ConditionalGAN"] and type(gan) is not helpers.gan.ConditionalGAN
+    assert int(gan.step.numpy()) == 2
     assert "EDITED" not in (ROOT / "helpers" / "gan.py").read_text()  # the package was not involved
+
+
+@pytest.mark.notebook
+def test_evaluation_without_a_trained_generator_uses_the_shipped_one(tmp_path):
+    """Notebook 05 on a fresh RUN_DIR (as from its Colab badge) evaluates the shipped generator, and says so.
+
+    Its cells run in this process up to the one that loads the generator and the judge.
+    """
+    from helpers.evaluate import label_fidelity
+    from helpers.generate import pretrained_paths
+
+    run_dir = tmp_path / "run"
+    namespace, printed = _run_until(NB05, {"SMOKE": True, "RUN_DIR": str(run_dir)},
+                                    lambda source: "load_generator(" in source)
+    assert "Evaluating the SHIPPED generator" in printed[-1]
+    assert namespace["generator_path"] == pretrained_paths(namespace["IMAGE_SIZE"])["generator"]
+    assert not (run_dir / "gan").exists()
+    fidelity = label_fidelity(namespace["generator"], namespace["judge"], namespace["NUM_CLASSES"], per_class=20)
+    assert fidelity["fidelity"] > 0.5  # the shipped judge recognises what the shipped generator draws

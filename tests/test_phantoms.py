@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from helpers import CLASSES
-from helpers.data import load_nih
-from helpers.phantoms import METADATA_NAME, NIH_HEADER, generate_arrays, main, plan_dataset, render_phantom
+from helpers.data import METADATA_NAME, NIH_HEADER, load_nih
+from helpers.phantoms import generate_arrays, main, plan_dataset, render_phantom
 
 
 def digest(folder):

@@ -1,6 +1,8 @@
 """helpers.preprocess: resizing choices, the cache (reuse, resume), and the tf.data pipeline."""
 
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -121,3 +123,21 @@ def test_empty_split_is_a_clear_error(cached):
 def test_unknown_source():
     with pytest.raises(DataError, match="DATA_SOURCE 'kaggle' is unknown"):
         load_dataset("kaggle", "x")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_phantom_build_leaves_no_file_git_would_see(tmp_path, monkeypatch):
+    """Writing phantoms into data/ (as the notebooks do) leaves nothing that git neither tracks nor ignores."""
+    from conftest import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
+    data = load_dataset("phantom", None, size=16, phantom_per_class=2, cache_dir=tmp_path / "data" / "cache",
+                        progress=False)
+    assert len(data.table) == 14 and (tmp_path / "data" / "phantoms-16" / "Data_Entry_2017_v2020.csv").is_file()
+    seen = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", "data"], check=True,
+                          capture_output=True, text=True).stdout
+    assert seen == "", f"files git neither tracks nor ignores: {seen}"
+    locks = [p.relative_to(tmp_path).as_posix() for p in (tmp_path / "data").rglob("*.lock")]
+    assert [name for name in locks if not name.startswith("data/cache/")] == []  # the phantom lock went too
