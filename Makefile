@@ -1,5 +1,5 @@
-# Two commands on a fresh Linux machine with Python 3.10+:
-#   make course   run the whole course headless on the offline phantom data
+# On a fresh Linux machine with Python 3.10+:
+#   make course     run the whole course headless on the offline phantom data
 #   make test       lint, then the whole test suite (what CI runs; every notebook executed twice)
 #   make test-fast  lint, then the unit tests only (no notebook, no long training): the edit loop
 # Each creates .venv/ on first use and reuses it afterwards.

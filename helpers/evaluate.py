@@ -196,24 +196,43 @@ def nearest_neighbours(queries, reference, chunk: int = 1024) -> tuple[np.ndarra
     return np.sqrt(np.clip(best, 0, None)), index
 
 
-def memorisation_audit(train, test, synthetic, quantile: float = 0.01) -> dict:
-    """Are synthetic images closer to training images than unseen real images are?
+def memorisation_audit(train, test, synthetic, quantile: float = 0.01, synthetic_labels=None,
+                       num_classes: int | None = None) -> dict:
+    """Are synthetic images closer to training images than unseen real images are? With a verdict.
 
     ``train``, ``test`` and ``synthetic`` are arrays in one space (pixels or features),
     one row (or image) per sample. The threshold is the ``quantile`` (1%) of the test
     images' nearest-training-image distances: a test image is that close to a training
     image only 1% of the time by chance. The share of synthetic images under it should
-    be about 1% too; much more suggests copies of training images.
+    be about the same; much more means copies of training images.
+
+    ``test`` holds :func:`helpers.verdicts.copy_test` of all synthetic images against the
+    expected rate (the test split's own share under the line, at least ``quantile``); with
+    ``synthetic_labels``, ``per_condition`` holds the same test per condition (alpha divided
+    by the number of conditions). ``copies`` is True when any of them says so.
     """
+    from helpers.verdicts import ALPHA, copy_test
+
     d_test, _ = nearest_neighbours(test, train)
     d_syn, idx_syn = nearest_neighbours(synthetic, train)
     threshold = float(np.quantile(d_test, quantile))
-    return {"threshold": threshold, "quantile": quantile,
-            "share_synthetic_below": float((d_syn < threshold).mean()),
-            "share_test_below": float((d_test < threshold).mean()),
-            "median_synthetic": float(np.median(d_syn)), "median_test": float(np.median(d_test)),
-            "n_train": len(train), "n_test": len(test), "n_synthetic": len(synthetic),
-            "synthetic_distances": d_syn, "synthetic_nearest": idx_syn, "test_distances": d_test}
+    share_test = float((d_test < threshold).mean())
+    expected = max(share_test, quantile)
+    below = d_syn < threshold
+    out = {"threshold": threshold, "quantile": quantile,
+           "share_synthetic_below": float(below.mean()), "share_test_below": share_test,
+           "median_synthetic": float(np.median(d_syn)), "median_test": float(np.median(d_test)),
+           "n_train": len(train), "n_test": len(test), "n_synthetic": len(synthetic),
+           "test": copy_test(int(below.sum()), len(below), expected)}
+    out["copies"] = out["test"]["copies"]
+    if synthetic_labels is not None:
+        labels = np.asarray(synthetic_labels)
+        k = num_classes or int(labels.max()) + 1
+        out["per_condition"] = [copy_test(int(below[labels == c].sum()), int((labels == c).sum()), expected,
+                                          ALPHA / k) if (labels == c).any() else None for c in range(k)]
+        out["copies"] = out["copies"] or any(t and t["copies"] for t in out["per_condition"])
+    out.update({"synthetic_distances": d_syn, "synthetic_nearest": idx_syn, "test_distances": d_test})
+    return out
 
 
 # --------------------------------------------------------------------------- latent walks

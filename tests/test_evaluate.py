@@ -104,6 +104,7 @@ def test_label_fidelity_by_hand():
     assert out["confusion"] == expected.tolist()
 
 
+@pytest.mark.slow
 def test_utility_study_arms_and_counts():
     rng = np.random.default_rng(5)
     x = rng.uniform(-1, 1, (28, 16, 16, 1)).astype(np.float32)

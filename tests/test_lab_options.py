@@ -25,6 +25,7 @@ def training_state(gan):
     return [np.asarray(v) for v in [*gan.weights, *gan.g_optimizer.variables, *gan.d_optimizer.variables]]
 
 
+@pytest.mark.slow
 def test_r1_lecam_and_ada_train_and_resume_exactly(tmp_path):
     data = load_dataset("phantom", tmp_path / "d", 32, phantom_per_class=6, cache_dir=tmp_path / "c", progress=False)
     config, options = tiny_config(augment_p=0.0), LabOptions(r1_gamma=1.0, lecam_weight=0.1, ada_target=0.6)
@@ -43,6 +44,7 @@ def test_r1_lecam_and_ada_train_and_resume_exactly(tmp_path):
         train_lab(data, tmp_path / "split", config, LabOptions(), steps=6, verbose=0)
 
 
+@pytest.mark.slow
 def test_lab_gan_with_every_option_off_trains_as_the_course_gan():
     config = tiny_config(seed=2)
     rng = np.random.default_rng(0)

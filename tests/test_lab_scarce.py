@@ -15,6 +15,7 @@ def _brightness_task(n_per_class, seed, size=8):
     return x.astype(np.float32), y
 
 
+@pytest.mark.slow
 def test_scarce_study_arms_and_counts(tmp_path):
     x, y = _brightness_task(6, 2)
     keep = np.concatenate([np.flatnonzero(y != 2), np.flatnonzero(y == 2)[:2]])  # class 2 cut to 2 images

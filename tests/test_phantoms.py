@@ -89,16 +89,21 @@ def learnability_data():
 
 @pytest.mark.slow
 def test_small_cnn_separates_the_classes(learnability_data):
-    """The findings are learnable: >= 90% held-out accuracy at 64x64 with 700 images per class."""
+    """The findings are learnable: >= 90% held-out accuracy at 64x64 with 700 images per class.
+
+    Width 16 (notebook 04's judge) trains faster than the default 32: measured 0.990 held out in 120 s on a shared
+    2-core CPU. Half the steps (5 epochs, no step floor) left it at chance (0.203): the 800-step floor stays.
+    """
     from helpers.classifier import predict_classes, to_model_range, train_classifier
 
     x_train, y_train, x_test, y_test = learnability_data
-    model = train_classifier(to_model_range(x_train), y_train, epochs=10, seed=0)
+    model = train_classifier(to_model_range(x_train), y_train, epochs=10, seed=0, width=16)
     accuracy = float((predict_classes(model, to_model_range(x_test)).argmax(1) == y_test).mean())
     print(f"CNN held-out accuracy: {accuracy:.3f}")
     assert accuracy >= 0.90
 
 
+@pytest.mark.slow
 def test_histograms_do_not_give_the_class_away(learnability_data):
     """The findings are not a brightness code: a 32-bin histogram classifier stays <= 40% (chance 14%)."""
     import keras

@@ -103,7 +103,8 @@ def test_diff_augment():
         diff_augment(x, seed, 1.0, "rotate")
 
 
-@pytest.mark.parametrize("size", [64, 128, 256])
+@pytest.mark.parametrize("size", [64, pytest.param(128, marks=pytest.mark.slow),
+                                  pytest.param(256, marks=pytest.mark.slow)])
 def test_a_few_steps_at_each_size(size, tmp_path):
     data = load_dataset("phantom", tmp_path / "d", size, phantom_per_class=3, cache_dir=tmp_path / "c",
                         progress=False)
@@ -119,6 +120,7 @@ def test_a_few_steps_at_each_size(size, tmp_path):
     assert list((tmp_path / "run" / "samples").glob("*.png"))
 
 
+@pytest.mark.slow
 def test_resume_matches_uninterrupted(data32, tmp_path):
     config = tiny_config(32, transition_start=1, transition_end=5)
     train(data32, tmp_path / "split", config, steps=3, verbose=0)
@@ -130,6 +132,7 @@ def test_resume_matches_uninterrupted(data32, tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     script = textwrap.dedent(f"""
         import os; os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -165,6 +168,7 @@ def test_generate_command_round_trip(data32, tmp_path):
     assert generate_main([str(tmp_path / "none.keras"), "--per-class", "1", "--out", str(tmp_path / "x")]) == 2
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(data32, tmp_path):
     run = tmp_path / "run"
     train(data32, run, tiny_config(32), steps=2, verbose=0)
@@ -183,6 +187,7 @@ def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(data32, 
         train(data32, run, tiny_config(32), steps=4, verbose=0)
 
 
+@pytest.mark.slow
 def test_missing_or_mismatched_checkpoint(data32, tmp_path):
     gan = build_gan(tiny_config(32))
     gan.compile()
@@ -290,6 +295,7 @@ def test_aux_fake_class_learns_to_spot_generated_images():
     assert json.loads(config.to_json())["aux_fake_class"] is True
 
 
+@pytest.mark.slow
 def test_d_aux_weight_sets_how_much_the_discriminators_classifier_learns():
     """The classifier head learns only from D's own auxiliary loss: weight 0 leaves it exactly as built."""
     rng = np.random.default_rng(0)
@@ -322,6 +328,7 @@ def test_without_the_auxiliary_classifier_there_is_no_generated_class(data32, tm
     assert int(gan.step.numpy()) == 2
 
 
+@pytest.mark.slow
 def test_mixed_precision_on_cpu_trains_in_float16_with_float32_outputs(data32, tmp_path):
     """The mixed-precision path (meant for GPUs) runs on the CPU too: float16 layers, float32 outputs."""
     gan = train(data32, tmp_path / "run", tiny_config(32, mixed_precision="on"), steps=3, verbose=0)
@@ -393,6 +400,7 @@ def test_minibatch_stddev_sees_a_collapsed_batch():
     assert d.get_layer("minibatch_std") is not None
 
 
+@pytest.mark.slow
 def test_time_to_fidelity_extra_ema_copies_follow_the_gans_own_rule(data32, tmp_path):
     """lab/time_to_fidelity.py --ema-decays: a copy at the run's own decay equals the GAN's EMA generator."""
     import importlib.util
@@ -452,6 +460,7 @@ def test_condition_strength_fades_the_label_in_every_conditional_layer():
     assert np.abs(conditional - unconditional).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_transitional_conditioning_schedule_ema_and_resume(data32, tmp_path):
     """train_step sets every strength weight (generator, discriminator, EMA copy) from the step; resume agrees."""
     from helpers.gan import condition_strength_weights, transition_strength, update_ema
