@@ -120,11 +120,14 @@ def train_classifier(images, labels, val_images=None, val_labels=None, epochs: i
         pad = max(images.shape[1] // 16, 1)
         size = images.shape[1]
 
-        def jitter(x, y, w):
+        def jitter(i, xyw):
+            # stateless, keyed on (seed, position in the epoch): a stateful random op in a parallel map hands out
+            # its draws in whatever order the threads run, so two runs of one seed would train different judges
+            x, y, w = xyw
             x = tf.image.resize_with_crop_or_pad(x, size + 2 * pad, size + 2 * pad)
-            x = tf.image.random_crop(x, (size, size, 1))
+            x = tf.image.stateless_random_crop(x, (size, size, 1), tf.stack([tf.constant(seed, tf.int64), i]))
             return x, y, w
-        ds = ds.map(jitter, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.enumerate().map(jitter, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     val = None
     if val_images is not None:

@@ -39,9 +39,9 @@ from helpers.env import project_dir
 #: Training lengths are step counts, never minutes, so a result does not depend on the machine's speed
 #: (the smoke profile needs none: the notebooks shrink themselves when SMOKE is set).
 PROFILES = {
-    "smoke": {"SMOKE": True, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 30},
+    "smoke": {"SMOKE": True, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 30, "DETERMINISTIC": True},
     "quick": {"SMOKE": False, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 700, "TRAIN_STEPS": 3000,
-              "DEMO_STEPS": 60, "UTILITY_RATIOS": [1.0]},
+              "DEMO_STEPS": 60, "UTILITY_RATIOS": [1.0], "DETERMINISTIC": True},
     "full": {"SMOKE": False, "IMAGE_SIZE": 128, "PHANTOMS_PER_CLASS": 2000, "TRAIN_STEPS": 40000,
              "BATCH_SIZE": 64, "BALANCED": True, "GENERATED_PER_CLASS": 1000, "EXTRACTOR": "both",
              "UTILITY_STUDY": True, "UTILITY_SIZE": None, "UTILITY_STEPS": 2000, "UTILITY_REAL_PER_CLASS": 1000,

@@ -70,8 +70,43 @@ def describe_runtime(verbose: bool = True) -> dict:
     return info
 
 
+def make_deterministic(seed: int, ops: bool = True) -> None:
+    """Seed every random generator from ``seed`` and, with ``ops``, turn TensorFlow's op determinism on.
+
+    Seeds Python's ``random``, NumPy's global generator, TensorFlow's global seed and Keras' global
+    ``SeedGenerator`` (``keras.utils.set_random_seed``): layers built afterwards get the same initial
+    weights in every run. ``ops=True`` also calls ``tf.config.experimental.enable_op_determinism()``:
+    every op gives the same output for the same input on the same machine (on a GPU some kernels switch
+    to slower deterministic algorithms; one without such an algorithm raises ``UnimplementedError``), and
+    ``tf.data`` keeps its order and runs map functions with stateful random ops one element at a time.
+    The course's own randomness (the GAN's noise and augmentation, its data order) is stateless or
+    explicitly seeded, so the two together make a run repeat bit for bit on the same machine and
+    software versions; not across machines, CPU and GPU, or TensorFlow versions.
+
+    Idempotent: calling it again reseeds to the same state. Op determinism cannot be turned off in a
+    process once on (TensorFlow has no supported way back): restart the kernel or Python to run without it.
+    """
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+    if ops:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def op_determinism_enabled() -> bool:
+    """Whether TensorFlow's op determinism is on in this process (False when TensorFlow was never imported)."""
+    if "tensorflow" not in sys.modules:
+        return False
+    from tensorflow.python.framework import config as tf_config
+
+    return bool(tf_config.is_op_determinism_enabled())
+
+
 def notebook_settings(data_source: str, data_dir, image_size: int, run_dir, smoke: bool,
-                      phantoms_per_class: int, seed: int, return_source: bool = False):
+                      phantoms_per_class: int, seed: int, return_source: bool = False,
+                      deterministic: bool | None = None):
     """Resolve a notebook's parameters: ``(smoke, run_dir, data_dir, phantoms_per_class)``.
 
     Smoke mode caps the phantom count at 30 per class and uses its own phantom folder,
@@ -86,6 +121,11 @@ def notebook_settings(data_source: str, data_dir, image_size: int, run_dir, smok
     process keeps it too. ``"folder"`` and ``"nih"`` need ``data_dir``. With
     ``return_source=True`` the concrete source is returned as a fifth value, for notebooks
     that branch on it: ``(smoke, run_dir, data_dir, phantoms_per_class, source)``.
+
+    ``deterministic`` (a notebook's ``DETERMINISTIC``): ``True`` seeds everything from ``seed`` and
+    turns op determinism on (:func:`make_deterministic`), so the notebook repeats bit for bit on the same
+    machine; ``False`` only seeds; ``None`` (callers that are not notebooks: the course runner, tests)
+    leaves the process as it is.
     """
     from helpers.data import SOURCES, resolve_source
 
@@ -114,7 +154,14 @@ def notebook_settings(data_source: str, data_dir, image_size: int, run_dir, smok
         defaults = {"phantom": phantom_dir, "chestmnist": "data/chestmnist", "nih": "data/nih", "folder": ""}
         folder = resolve(data_dir, defaults[data_source])
     shown = f"auto -> {source}" if data_source == "auto" else source
-    print(f"DATA_SOURCE={shown} | DATA_DIR={folder} | IMAGE_SIZE={image_size} | SMOKE={smoke} | RUN_DIR={run_dir}")
+    shown_det = "" if deterministic is None else f" | DETERMINISTIC={bool(deterministic)}"
+    print(f"DATA_SOURCE={shown} | DATA_DIR={folder} | IMAGE_SIZE={image_size} | SMOKE={smoke} | RUN_DIR={run_dir}"
+          + shown_det)
+    if deterministic is not None:
+        make_deterministic(seed, ops=bool(deterministic))
+        if not deterministic and op_determinism_enabled():
+            print("DETERMINISTIC=False, but op determinism was turned on earlier in this process and stays on "
+                  "(it cannot be turned off): restart the kernel to run without it")
     if return_source:
         return smoke, run_dir, folder, phantoms_per_class, source
     return smoke, run_dir, folder, phantoms_per_class

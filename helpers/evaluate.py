@@ -288,13 +288,22 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def headline(metrics: dict) -> dict:
-    """The few numbers a person reads first, flat, from notebook 05's metrics dictionary."""
-    out = {}
+    """The verdicts' words and the few numbers a person reads first, flat, from notebook 05's metrics dictionary.
+
+    Numbers the judge cannot vouch for (:func:`helpers.verdicts.withhold`) are left out: with a judge
+    at chance there is no ``label_fidelity``.
+    """
+    from helpers.verdicts import all_verdicts, withhold
+
+    metrics = jsonable(withhold(metrics))
+    out = {f"verdict[{name}]": v["verdict"] for name, v in all_verdicts(metrics).items()}
     if "fidelity" in metrics:
-        out["label_fidelity"] = metrics["fidelity"]["generated"]["accuracy"]
-        out["judge_accuracy_real_test"] = metrics["fidelity"]["real_test"]["accuracy"]
-        if "balanced_accuracy" in metrics["fidelity"]["real_test"]:
-            out["judge_balanced_accuracy_real_test"] = metrics["fidelity"]["real_test"]["balanced_accuracy"]
+        f = metrics["fidelity"]
+        if "generated" in f:
+            out["label_fidelity"] = f["generated"]["accuracy"]
+        out["judge_accuracy_real_test"] = f["real_test"]["accuracy"]
+        if "balanced_accuracy" in f["real_test"]:
+            out["judge_balanced_accuracy_real_test"] = f["real_test"]["balanced_accuracy"]
     for r in metrics.get("realism", []):
         if r["comparison"].startswith("generated"):
             tag = r["extractor"].split()[0].lower()
@@ -309,51 +318,125 @@ def headline(metrics: dict) -> dict:
     return out
 
 
+def _conditions_lines(screened: dict) -> list:
+    """The report's lines on notebook 04's check of the training counts (left out, trained with a warning)."""
+    low, high = screened.get("min_train_images"), screened.get("warn_train_images")
+    lines = [f"## Conditions: enough training images? (at least {low} to train, {high} without a warning)", ""]
+    for name, n in screened.get("dropped", {}).items():
+        lines.append(f"- **left out**: {name}, {n} training images (notebook 04's `KEEP_CONDITIONS` keeps it anyway)")
+    for name, n in screened.get("warned", {}).items():
+        anyway = " (kept by `KEEP_CONDITIONS`)" if name in screened.get("kept_anyway", {}) else ""
+        lines.append(f"- **trained with a warning**: {name}, {n} training images{anyway}: the generator may copy them")
+    if not screened.get("dropped") and not screened.get("warned"):
+        lines.append("- every condition has enough training images")
+    return lines + [""]
+
+
+def _fidelity_lines(f: dict, classes: list) -> list:
+    """The report's label-fidelity section: the judge on real test images always, generated images when it can judge."""
+    from helpers.verdicts import NOT_MEASURABLE
+
+    gate = f["judge_gate"]
+    real_all = _fmt(f['real_test']['accuracy'])
+    if "balanced_accuracy" in f["real_test"]:
+        real_all += f" (balanced {_fmt(f['real_test']['balanced_accuracy'])})"
+    lines = ["## Right condition: label fidelity", ""]
+    if "generated" not in f:
+        lines += [f"**Label fidelity: {NOT_MEASURABLE}.** Why: {gate['reason']}. What would make it measurable: "
+                  f"{gate['remedy']}.", "", f"Judge: {f.get('judge')}; real test: {f['real_test']['n']} images.", "",
+                  "| condition | accuracy real test | AUROC real test |", "|---|---|---|"]
+        lines += [f"| {name} | {_fmt(f['real_test']['per_class_accuracy'][i])} | "
+                  f"{_fmt(f['real_test']['per_class_auroc'][i])} |" for i, name in enumerate(classes)]
+        return lines + [f"| **all** | {real_all} | {_fmt(f['real_test']['macro_auroc'])} |", ""]
+    g = f["generated"]
+    lines += [(f"Judge: {f.get('judge')}. Generated: {g['n']} images ({g['n'] // max(len(classes), 1)} per "
+               f"condition); real test: {f['real_test']['n']}. The judge can judge: {gate['reason']}."), "",
+              "| condition | fidelity (generated) | AUROC generated | accuracy real test | AUROC real test |",
+              "|---|---|---|---|---|"]
+    for i, name in enumerate(classes):
+        shown = (f"{_fmt(g['per_class_accuracy'][i])} | {_fmt(g['per_class_auroc'][i])}"
+                 if g["per_class_accuracy"][i] is not None else f"{NOT_MEASURABLE} | –")
+        lines.append(f"| {name} | {shown} | {_fmt(f['real_test']['per_class_accuracy'][i])} | "
+                     f"{_fmt(f['real_test']['per_class_auroc'][i])} |")
+    scored = f" (over the {g['conditions_scored']} conditions it recognises)" if "conditions_scored" in g else ""
+    lines += [(f"| **all**{scored} | **{_fmt(g['accuracy'])}** | {_fmt(g['macro_auroc'])} | {real_all} | "
+               f"{_fmt(f['real_test']['macro_auroc'])} |"), "",
+              ("Generated images are drawn equally for every condition; the real test split keeps the data's "
+               "own mix, so its balanced accuracy (the mean over conditions) is the number to compare with. A "
+               "condition the judge does not recognise in real test images gets no fidelity of its own."), ""]
+    return lines
+
+
+def _memorisation_lines(spaces: dict, classes: list) -> list:
+    """The report's memorisation section: the line, the shares, the copying test overall and per condition."""
+    lines = ["## Private: memorisation audit", "",
+             ("| space | threshold (1% of test→train distances) | synthetic below | test below | p-value | "
+              "verdict | median synthetic→train | median test→train |"), "|---|---|---|---|---|---|---|---|"]
+    for space, a in spaces.items():
+        t = a.get("test") or {}
+        verdict = "**copies its training images**" if a.get("copies") else "no copying"
+        lines.append(f"| {space} | {_fmt(a['threshold'], 3)} | {_fmt(a['share_synthetic_below'])} | "
+                     f"{_fmt(a['share_test_below'])} | {_fmt(t.get('p_value'), 3)} | {verdict} | "
+                     f"{_fmt(a['median_synthetic'], 3)} | {_fmt(a['median_test'], 3)} |")
+    for space, a in spaces.items():
+        per = a.get("per_condition")
+        if per:
+            lines += ["", f"Per condition ({space}):", "", "| condition | under the line | share | p-value | verdict |",
+                      "|---|---|---|---|---|"]
+            lines += [f"| {classes[i] if i < len(classes) else i} | {t['below']} of {t['n']} | {_fmt(t['share'])} | "
+                      f"{_fmt(t['p_value'], 3)} | {'**copies**' if t['copies'] else 'no copying'} |"
+                      for i, t in enumerate(per) if t]
+    return lines + [""]
+
+
 def write_report(metrics: dict, run_dir) -> tuple[Path, Path]:
     """Write ``RUN_DIR/metrics.json`` (everything, machine-readable) and ``RUN_DIR/report.md`` (tables).
 
-    ``metrics`` is the dictionary notebook 05 assembles; arrays inside it are left out of
-    the JSON. Missing sections are skipped in the report.
+    Both open with the verdicts (:func:`helpers.verdicts.all_verdicts`: right condition, realistic,
+    varied, useful, private; each "yes", "no" or "cannot tell" with its reason), then the numbers.
+    ``metrics`` is the dictionary notebook 05 assembles; numbers a failing judge cannot vouch for are
+    withheld (:func:`helpers.verdicts.withhold`), arrays are left out of the JSON, missing sections are
+    skipped in the report. ``metrics["conditions"]`` (notebook 04's ``conditions.json``) adds the
+    conditions left out or trained with a warning.
     """
+    from helpers.verdicts import all_verdicts, verdict_lines, withhold
+
     run_dir = Path(run_dir)
-    clean = jsonable({**metrics, "headline": headline(metrics)})
+    body = jsonable(withhold(metrics))
+    verdicts = all_verdicts(body)
+    clean = {"verdicts": verdicts, "headline": headline(metrics), **body}
     json_path = run_dir / "metrics.json"
     json_path.write_text(json.dumps(clean, indent=1))
     m = clean
     classes = m.get("classes", [])
     lines = [f"# Evaluation report: {m.get('data_source', '?')} data, {m.get('image_size', '?')} px",
-             "", "Synthetic images for teaching and research; **not for clinical use**.", "",
-             "Headline: " + ", ".join(f"{k} {_fmt(v)}" for k, v in m["headline"].items()), ""]
+             "", "Synthetic images for teaching and research; **not for clinical use**.", ""]
     if m.get("smoke"):
-        lines[2:2] = ["**Smoke run**: tiny models and samples. These numbers check the plumbing and mean nothing.", ""]
+        lines += ["**Smoke run**: tiny models and samples. These numbers check the plumbing and mean nothing.", ""]
+    lines += ["## Verdicts", ""] + verdict_lines(verdicts) + [""]
+    if m.get("conditions"):
+        lines += _conditions_lines(m["conditions"])
+    if m.get("withheld"):
+        lines += [f"Withheld: {m['withheld']}.", ""]
+    numbers = {k: v for k, v in m["headline"].items() if not k.startswith("verdict[")}  # the verdicts are above
+    lines += ["Headline: " + ", ".join(f"{k} {_fmt(v)}" for k, v in numbers.items()), ""]
     if "setup" in m:
         lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in m["setup"].items()] + [""]
     if "fidelity" in m:
-        f = m["fidelity"]
-        lines += ["## Right condition: label fidelity", "",
-                  (f"Judge: {f.get('judge')}. Generated: {f['generated']['n']} images "
-                   f"({f['generated']['n'] // max(len(classes), 1)} per condition); real test: {f['real_test']['n']}."), "",
-                  "| condition | fidelity (generated) | AUROC generated | accuracy real test | AUROC real test |",
-                  "|---|---|---|---|---|"]
-        for i, name in enumerate(classes):
-            lines.append(f"| {name} | {_fmt(f['generated']['per_class_accuracy'][i])} | "
-                         f"{_fmt(f['generated']['per_class_auroc'][i])} | {_fmt(f['real_test']['per_class_accuracy'][i])} | "
-                         f"{_fmt(f['real_test']['per_class_auroc'][i])} |")
-        real_all = _fmt(f['real_test']['accuracy'])
-        if "balanced_accuracy" in f["real_test"]:
-            real_all += f" (balanced {_fmt(f['real_test']['balanced_accuracy'])})"
-        lines += [(f"| **all** | **{_fmt(f['generated']['accuracy'])}** | {_fmt(f['generated']['macro_auroc'])} | "
-                   f"{real_all} | {_fmt(f['real_test']['macro_auroc'])} |"), "",
-                  ("Generated images are drawn equally for every condition; the real test split keeps the data's "
-                   "own mix, so its balanced accuracy (the mean over conditions) is the number to compare with."), ""]
+        lines += _fidelity_lines(m["fidelity"], classes)
     if "realism" in m:
-        lines += ["## Realism", "", ("| extractor | comparison | n reference | n compared | FID | KID (mean ± std) | "
-                                     "precision | recall | density | coverage |"), "|---|---|---|---|---|---|---|---|---|---|"]
-        for r in m["realism"]:
-            lines.append(f"| {r['extractor']} | {r['comparison']} | {r['n_real']} | {r['n_fake']} | {_fmt(r['fid'], 2)} | "
-                         f"{_fmt(r['kid_mean'], 4)} ± {_fmt(r['kid_std'], 4)} | {_fmt(r['precision'])} | "
-                         f"{_fmt(r['recall'])} | {_fmt(r['density'])} | {_fmt(r['coverage'])} |")
-        lines.append("")
+        lines += ["## Realism", ""]
+        if not m["realism"]:
+            lines += [f"No feature space to measure realism in: {m.get('withheld', 'no extractor ran')}.", ""]
+        else:
+            lines += [("| extractor | comparison | n reference | n compared | FID | KID (mean ± std) | "
+                       "precision | recall | density | coverage |"), "|---|---|---|---|---|---|---|---|---|---|"]
+            for r in m["realism"]:
+                lines.append(f"| {r['extractor']} | {r['comparison']} | {r['n_real']} | {r['n_fake']} | "
+                             f"{_fmt(r['fid'], 2)} | {_fmt(r['kid_mean'], 4)} ± {_fmt(r['kid_std'], 4)} | "
+                             f"{_fmt(r['precision'])} | {_fmt(r['recall'])} | {_fmt(r['density'])} | "
+                             f"{_fmt(r['coverage'])} |")
+            lines.append("")
     if "diversity" in m:
         d = m["diversity"]
         lines += [f"## Diversity: mean MS-SSIM of {d['pairs']} random pairs per condition (lower = more varied)", "",
@@ -374,13 +457,7 @@ def write_report(metrics: dict, run_dir) -> tuple[Path, Path]:
                          f"{_fmt(r['auroc_vs_real'], 3)} |")
         lines += ["", f"Verdict: {u['verdict']}.", ""]
     if "memorisation" in m:
-        lines += ["## Private: memorisation audit", "",
-                  ("| space | threshold (1% of test→train distances) | synthetic below | test below | "
-                   "median synthetic→train | median test→train |"), "|---|---|---|---|---|---|"]
-        for space, a in m["memorisation"].items():
-            lines.append(f"| {space} | {_fmt(a['threshold'], 3)} | {_fmt(a['share_synthetic_below'])} | "
-                         f"{_fmt(a['share_test_below'])} | {_fmt(a['median_synthetic'], 3)} | {_fmt(a['median_test'], 3)} |")
-        lines.append("")
+        lines += _memorisation_lines(m["memorisation"], classes)
     report_path = run_dir / "report.md"
     report_path.write_text("\n".join(lines))
     return json_path, report_path

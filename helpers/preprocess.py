@@ -532,7 +532,9 @@ def make_dataset(data: CachedData, split: str = "train", batch_size: int = 64, s
         return images[order], all_labels[order]
 
     def load(idx):
-        x, y = tf.numpy_function(gather, [idx], [tf.uint8, tf.int32])
+        # stateful=False: a read of the read-only cache, so tf.data may keep prefetching and mapping in parallel
+        # under op determinism (a stateful function there would make the whole pipeline run serially)
+        x, y = tf.numpy_function(gather, [idx], [tf.uint8, tf.int32], stateful=False)
         x.set_shape([batch_size if drop_remainder else None, size, size])
         y.set_shape([batch_size if drop_remainder else None])
         x = tf.cast(x[..., None], tf.float32) / 127.5 - 1.0

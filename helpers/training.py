@@ -331,8 +331,9 @@ def train(data, run_dir, config: GANConfig | None = None, steps: int | None = No
     """Train (or resume) a conditional GAN on ``data`` (a :class:`helpers.preprocess.CachedData`).
 
     ``gan``: a compiled or uncompiled ``ConditionalGAN`` built by the caller (notebook 04 passes
-    the one its cells define); by default :func:`helpers.gan.build_gan` builds one from ``config``
-    inside the strategy's scope. Stops after ``steps`` optimiser steps, ``epochs`` passes over the
+    the one its cells define, built after :func:`helpers.env.make_deterministic` seeded its initial weights);
+    by default :func:`helpers.gan.build_gan` builds one from ``config`` inside the strategy's scope, seeded with
+    ``config.seed``. Stops after ``steps`` optimiser steps, ``epochs`` passes over the
     training split, or ``minutes`` of training, whichever comes first (at least one must be given).
     If ``RUN_DIR/checkpoints`` holds a checkpoint, training resumes from it with the same data order
     and random draws. With ``verbose`` it prints progress and an ETA at every ``sample_every``-th

@@ -217,11 +217,17 @@ def summarise_utility(results) -> pd.DataFrame:
 def utility_verdict(summary, spread_factor: float = 1.0) -> str:
     """One honest sentence: did adding synthetic images beat both real alone and duplicated real?
 
-    An arm counts as better (or worse) only when its mean macro AUROC differs from the
-    comparison's mean by more than ``spread_factor`` times the largest standard deviation over
-    seeds. "hurt" needs it below both real alone and duplicated real: when duplicated real images
-    cost as much, the extra images only dilute a fixed step budget, which the sentence says.
+    First, the study must be able to see an effect: classifiers trained on the real images alone
+    must be clearly above chance (mean macro AUROC minus its standard deviation over seeds above
+    0.5 + :data:`helpers.verdicts.UTILITY_MARGIN`); otherwise the sentence starts with "cannot
+    tell" and gives no effect verdict. An arm counts as better (or worse) only when its mean macro
+    AUROC differs from the comparison's mean by more than ``spread_factor`` times the largest
+    standard deviation over seeds. "hurt" needs it below both real alone and duplicated real: when
+    duplicated real images cost as much, the extra images only dilute a fixed step budget, which
+    the sentence says.
     """
+    from helpers.verdicts import UTILITY_MARGIN
+
     def row(arm, ratio):
         hit = summary[(summary["arm"] == arm) & np.isclose(summary["ratio"], ratio)]
         return hit.iloc[0] if len(hit) else None
@@ -229,6 +235,13 @@ def utility_verdict(summary, spread_factor: float = 1.0) -> str:
     real = row("real", 0.0)
     if real is None:
         return "no 'real' baseline in the study"
+    real_std = float(real["auroc_std"]) if np.isfinite(real["auroc_std"]) else 0.0
+    if not real["auroc_mean"] - real_std > 0.5 + UTILITY_MARGIN:
+        return (f"cannot tell: classifiers trained on the real images alone reach macro AUROC "
+                f"{real['auroc_mean']:.3f} ± {real_std:.3f}, not clearly above chance (mean minus one standard "
+                f"deviation must exceed {0.5 + UTILITY_MARGIN:.2f}), so no comparison can show an effect of "
+                "synthetic images; more real images per condition, fewer conditions or more steps per classifier "
+                "would make the study able to answer")
     verdicts = []
     for _, syn in summary[summary["arm"] == "real + synthetic"].iterrows():
         dup = row("real + duplicated real", syn["ratio"])

@@ -301,12 +301,16 @@ def _verdict(answer: str, reason: str) -> dict:
     return {"verdict": answer, "reason": reason}
 
 
+def _num(value, digits: int = 3) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
 def _classes(metrics: dict) -> list:
     return list(metrics.get("classes", []))
 
 
 def right_condition(metrics: dict) -> dict:
-    """Yes when label fidelity reaches :data:`FIDELITY_SHARE` of the judge's balanced accuracy on the same conditions."""
+    """Yes when label fidelity reaches :data:`FIDELITY_SHARE` of the judge's balanced accuracy on those conditions."""
     f = metrics.get("fidelity")
     if not f:
         return _verdict("cannot tell", "label fidelity was not measured")
@@ -360,12 +364,12 @@ def realistic(metrics: dict) -> dict:
         return _verdict("cannot tell", f"precision is undefined in {name}")
     return _verdict("yes" if share >= PRECISION_SHARE else "no",
                     f"precision {gen['precision']:.3f}, {share:.2f} of the real-versus-real floor "
-                    f"{floor['precision']:.3f} (yes from {PRECISION_SHARE:.2f}); FID {gen['fid']:.2f} against the "
-                    f"floor's {floor['fid']:.2f}; {name}")
+                    f"{floor['precision']:.3f} (yes from {PRECISION_SHARE:.2f}); FID {_num(gen['fid'], 2)} against "
+                    f"the floor's {_num(floor['fid'], 2)}; {name}")
 
 
 def varied(metrics: dict) -> dict:
-    """Yes when recall reaches :data:`RECALL_SHARE` of the floor's and every MS-SSIM gap is within :data:`MS_SSIM_GAP`."""
+    """Yes when recall reaches :data:`RECALL_SHARE` of the floor's and no MS-SSIM gap exceeds :data:`MS_SSIM_GAP`."""
     parts, answers = [], []
     d = metrics.get("diversity")
     if d:

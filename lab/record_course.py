@@ -50,13 +50,16 @@ def course_numbers(run_dir) -> tuple[dict, dict, str]:
                         "peak_rss_gb": round(log["peak_rss_mb"] / 1000, 2) if log.get("peak_rss_mb") else None}}
     if "fidelity" in metrics:
         f = metrics["fidelity"]
-        numbers["fidelity"] = {
-            "overall": f["generated"]["accuracy"],
-            "per_condition": dict(zip(classes, f["generated"]["per_class_accuracy"])),
-            "macro_auroc": f["generated"].get("macro_auroc"),
-            "per_condition_images": f["generated"]["n"] // max(len(classes), 1),
-            "judge_real_test": f["real_test"]["accuracy"],
-            "judge_real_test_balanced": f["real_test"].get("balanced_accuracy")}
+        numbers["fidelity"] = {"judge_real_test": f["real_test"]["accuracy"],
+                               "judge_real_test_balanced": f["real_test"].get("balanced_accuracy")}
+        if "generated" in f:  # absent when the judge cannot judge (helpers.verdicts.judge_gate)
+            numbers["fidelity"].update({
+                "overall": f["generated"]["accuracy"],
+                "per_condition": dict(zip(classes, f["generated"]["per_class_accuracy"])),
+                "macro_auroc": f["generated"].get("macro_auroc"),
+                "per_condition_images": f["generated"]["n"] // max(len(classes), 1)})
+    if "verdicts" in metrics:
+        numbers["verdicts"] = {name: v["verdict"] for name, v in metrics["verdicts"].items()}
     realism = {}
     for r in metrics.get("realism", []):
         key = "generated" if r["comparison"].startswith("generated") else "floor"

@@ -73,9 +73,13 @@ BALANCED = None              # class-balanced sampling; None: on when the traini
 SAMPLE_EVERY = 7             # show a sample grid every this many epochs (and at step 0)
 JUDGE = "auto"               # auto: the shipped judge when it was trained on this very data, else train one | train
 SEED = 0
+DETERMINISTIC = True         # seed everything from SEED, deterministic TensorFlow ops: a rerun here repeats bit for bit
 RUN_DIR = "runs/course"
 SMOKE = False
 PHANTOMS_PER_CLASS = 700
+MIN_TRAIN_IMAGES = None      # a condition with fewer training images is left out; None: 30 (smoke mode: 5)
+WARN_TRAIN_IMAGES = None     # fewer than this and it trains with a warning in the report; None: 480 (smoke mode: 15)
+KEEP_CONDITIONS = []         # conditions to train even below MIN_TRAIN_IMAGES, e.g. ["Mass"]
 
 # %%
 import matplotlib.pyplot as plt
@@ -86,7 +90,8 @@ from helpers.env import notebook_settings
 from helpers.plots import save_figure
 
 SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS, SOURCE = notebook_settings(
-    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True)
+    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True,
+    deterministic=DETERMINISTIC)
 GAN_DIR = RUN_DIR / "gan"
 if SMOKE:
     TRAIN_STEPS, BATCH_SIZE, SAMPLE_EVERY = 12, 16, 1
@@ -99,6 +104,7 @@ if SMOKE:
 # loss scaling. The line under the parameters says which data this run trains on. Real data is imbalanced (NIH has
 # 28 *No Finding* images for every *Mass*), so `BALANCED = None` turns class-balanced sampling on whenever the
 # training classes are unequal, and off for the balanced phantoms. On a GPU use `IMAGE_SIZE = 128` and more steps.
+# A condition with too few training images is left out or trained with a warning (notebook 05 explains the thresholds).
 #
 # **Keeping a run in Colab:** runtimes are wiped when they disconnect; mount Google Drive
 # (`from google.colab import drive; drive.mount("/content/drive")`) and set `RUN_DIR = "/content/drive/MyDrive/cxr-gan/run"`:
@@ -107,8 +113,11 @@ if SMOKE:
 # %%
 from helpers.preprocess import load_dataset
 from helpers.training import pick_strategy
+from helpers.verdicts import check_training_counts
 
 data = load_dataset(SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
+# too small to learn? leave out (or warn about) conditions with few training images; RUN_DIR/conditions.json says which
+data, screening = check_training_counts(data, RUN_DIR, SMOKE, MIN_TRAIN_IMAGES, WARN_TRAIN_IMAGES, KEEP_CONDITIONS)
 CLASSES = data.classes
 strategy = pick_strategy("auto")
 train_counts = np.bincount(data.split("train")[1], minlength=len(CLASSES))
@@ -544,6 +553,7 @@ import json
 from helpers.classifier import predict_classes, to_model_range, train_classifier
 from helpers.evaluate import label_fidelity
 from helpers.metrics import classification_scores
+from helpers.verdicts import NOT_MEASURABLE, judge_gate
 
 import keras
 
@@ -555,7 +565,7 @@ shipped = pretrained_paths(IMAGE_SIZE) if IMAGE_SIZE == 64 else None
 trained_on = json.loads(shipped["info"].read_text()) if shipped else {}
 same_data = (SOURCE, PHANTOMS_PER_CLASS, SEED, IMAGE_SIZE) == (
     trained_on.get("data_source"), trained_on.get("phantoms_per_class"), trained_on.get("seed"),
-    trained_on.get("image_size"))
+    trained_on.get("image_size")) and not screening["dropped"]
 if JUDGE == "auto" and same_data:
     judge = keras.saving.load_model(shipped["judge"], safe_mode=True)
     judge_origin = f"the shipped one, trained on the real training split of this same data ({trained_on['judge']})"
@@ -570,8 +580,13 @@ judge_accuracy = judge_scores["balanced_accuracy"]  # mean over conditions: the 
 fidelity = label_fidelity(gan.ema_generator, judge, len(CLASSES), per_class=20 if SMOKE else 100, seed=SEED)
 print(f"judge accuracy on real test images: {judge_accuracy:.3f} (mean over conditions; "
       f"{judge_scores['accuracy']:.3f} over all images)")
-print(f"label fidelity of generated images: {fidelity['fidelity']:.3f}")
-pd.Series(fidelity["per_class"], index=CLASSES, name="fidelity").to_frame().T
+gate = judge_gate(judge_scores)  # can it tell the conditions apart in real images? (notebook 05 explains the test)
+scored = [v if ok else np.nan for v, ok in zip(fidelity["per_class"], gate["conditions"])]  # only where it can
+label_fidelity_value = (fidelity["fidelity"] if all(gate["conditions"]) else float(np.nanmean(scored))) \
+    if gate["measurable"] else None
+print("label fidelity of generated images: " + (f"{label_fidelity_value:.3f}" if gate["measurable"] else
+                                                 f"{NOT_MEASURABLE}: {gate['reason']}; {gate['remedy']} would help"))
+pd.Series(scored, index=CLASSES, name="fidelity").to_frame().T
 
 # %%
 import seaborn as sns
@@ -599,20 +614,23 @@ y_gen = np.repeat(np.arange(len(CLASSES)), per_class)
 x_gen = generate_images(gan.ema_generator, y_gen, seed=SEED + 1)
 similarity_gen = ms_ssim_diversity(x_gen, y_gen, len(CLASSES), pairs=50, seed=SEED)
 similarity_real = ms_ssim_diversity(to_model_range(x_test), y_test, len(CLASSES), pairs=50, seed=SEED)
-weakest = int(np.argmin(fidelity["per_class"]))
-mistaken = np.array(fidelity["confusion"][weakest], dtype=float)
-mistaken[weakest] = -1  # the most frequent *wrong* answer
 gap = np.nanmean(similarity_gen) - np.nanmean(similarity_real)
-print(f"After {int(gan.step.numpy()):,} steps the judge recognises {fidelity['fidelity']:.0%} of generated images "
-      f"(real test images: {judge_accuracy:.0%}). Weakest condition: {CLASSES[weakest]} "
-      f"({fidelity['per_class'][weakest]:.0%}); when it is missed, the judge most often sees "
-      f"{CLASSES[int(np.argmax(mistaken))]}.")
+if gate["measurable"]:
+    weakest = int(np.nanargmin(scored))
+    mistaken = np.array(fidelity["confusion"][weakest], dtype=float)
+    mistaken[weakest] = -1  # the most frequent *wrong* answer
+    print(f"After {int(gan.step.numpy()):,} steps the judge recognises {label_fidelity_value:.0%} of generated "
+          f"images (real test images: {judge_accuracy:.0%}). Weakest condition: {CLASSES[weakest]} "
+          f"({scored[weakest]:.0%}); when it is missed, the judge most often sees {CLASSES[int(np.argmax(mistaken))]}.")
+else:
+    print(f"After {int(gan.step.numpy()):,} steps: label fidelity {NOT_MEASURABLE} (it cannot tell the conditions "
+          "apart in real images), so only the pictures and the variety below speak for the generator.")
 print(f"Within a condition, generated pairs have MS-SSIM {np.nanmean(similarity_gen):.2f} against "
       f"{np.nanmean(similarity_real):.2f} for real pairs: "
       + ("about as varied as real images." if gap < 0.1 else
          "generated images of one condition are clearly more alike than real ones (partial mode collapse)."))
-metrics = {"label_fidelity": fidelity["fidelity"], "per_class_fidelity": fidelity["per_class"],
-           "judge_accuracy_real_test": judge_accuracy, "generated_per_class": per_class,
+metrics = {"label_fidelity": label_fidelity_value, "per_class_fidelity": [None if np.isnan(v) else v for v in scored],
+           "judge_gate": gate["reason"], "judge_accuracy_real_test": judge_accuracy, "generated_per_class": per_class,
            "ms_ssim_generated": similarity_gen, "ms_ssim_real": similarity_real, "image_size": IMAGE_SIZE,
            "data_source": SOURCE, "classes": list(CLASSES), "train_steps": int(gan.step.numpy()),
            "judge": f"notebook 04's judge: {judge_origin}"}

@@ -69,6 +69,7 @@ IMAGE_SIZE = 64
 RUN_DIR = "runs/course"      # where notebook 04 wrote gan/generator.keras and judge_classifier.keras
 GENERATOR = "auto"           # auto: RUN_DIR's generator if notebook 04 made one, else the shipped one | run | pretrained | a path
 SEED = 0
+DETERMINISTIC = True         # seed everything from SEED, deterministic TensorFlow ops: a rerun here repeats bit for bit
 SMOKE = False
 PHANTOMS_PER_CLASS = 700
 GENERATED_PER_CLASS = 300    # generated images per condition for every section below
@@ -92,7 +93,8 @@ from helpers.env import notebook_settings
 from helpers.plots import save_figure
 
 SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS, SOURCE = notebook_settings(
-    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True)
+    DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True,
+    deterministic=DETERMINISTIC)
 if SMOKE:
     GENERATED_PER_CLASS, UTILITY_SEEDS, UTILITY_STEPS, UTILITY_RATIOS = 20, 2, 20, [1.0]
 STARTED = time.perf_counter()
@@ -128,6 +130,7 @@ import keras
 
 from helpers.generate import load_generator, pretrained_paths
 from helpers.preprocess import load_dataset
+from helpers.verdicts import load_conditions, restrict_conditions
 
 data = load_dataset(SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
 CLASSES, NUM_CLASSES = data.classes, len(data.classes)
@@ -164,10 +167,19 @@ judge = keras.saving.load_model(judge_path, safe_mode=True)
 if generator_meta["image_size"] != IMAGE_SIZE:
     raise ValueError(f"{generator_path} makes {generator_meta['image_size']} px images but IMAGE_SIZE={IMAGE_SIZE}; "
                      "set IMAGE_SIZE to match")
+screening = load_conditions(RUN_DIR) if choice == "run" else None  # notebook 04's check of the training counts
+if set(generator_meta["classes"]) < set(CLASSES):  # notebook 04 left conditions out: evaluate the same set
+    left_out = [c for c in CLASSES if c not in generator_meta["classes"]]
+    print(f"  the generator draws {len(generator_meta['classes'])} of this data's {len(CLASSES)} conditions; left "
+          f"out in notebook 04 (too few training images): {', '.join(left_out)}")
+    data = restrict_conditions(data, generator_meta["classes"])
+    CLASSES, NUM_CLASSES = data.classes, len(data.classes)
 if tuple(generator_meta["classes"]) != tuple(CLASSES):
     raise ValueError(f"{generator_path} draws {', '.join(generator_meta['classes'])}, but this data's conditions are "
                      f"{', '.join(CLASSES)}: run notebook 04 on this data first (same RUN_DIR), or evaluate on the "
                      "data the generator was trained on")
+for line in (screening or {}).get("messages", []):
+    print("  notebook 04:", line)
 print(f"generator: {generator_meta['step']:,} training steps, {generator_meta['weights']}")
 
 # %%
@@ -202,27 +214,40 @@ plt.show()
 # for. Beside it, the same judge on the real test split: a judge that misses a condition on real images
 # cannot vouch for it on generated ones. The real test split keeps the data's own class mix, so its
 # **balanced** accuracy (the mean over conditions) is the number to compare with fidelity. AUROC is
-# one-condition-versus-the-rest on the judge's probabilities.
+# one-condition-versus-the-rest on the judge's probabilities. A judge that cannot tell the conditions apart
+# in real images gives no fidelity at all, and a condition it does not recognise gets no figure of its own
+# (section 8 states the test).
 
 # %%
 from helpers.classifier import predict_classes
 from helpers.metrics import classification_scores
+from helpers.verdicts import NOT_MEASURABLE, judge_gate, scored_fidelity
 
 fidelity = {"judge": "course CNN (helpers.classifier) trained on the real training split",
             "generated": classification_scores(predict_classes(judge, x_gen), y_gen, NUM_CLASSES),
             "real_test": classification_scores(predict_classes(judge, x_test), y_test, NUM_CLASSES)}
-print(f"overall: fidelity {fidelity['generated']['accuracy']:.3f} | judge on real test: balanced accuracy "
-      f"{fidelity['real_test']['balanced_accuracy']:.3f} (plain {fidelity['real_test']['accuracy']:.3f})")
-pd.DataFrame({"fidelity (generated)": fidelity["generated"]["per_class_accuracy"],
-              "AUROC (generated)": fidelity["generated"]["per_class_auroc"],
-              "accuracy (real test)": fidelity["real_test"]["per_class_accuracy"],
-              "AUROC (real test)": fidelity["real_test"]["per_class_auroc"]}, index=CLASSES).round(3)
+gate = judge_gate(fidelity["real_test"])  # can this judge tell the conditions apart in real images?
+shown = scored_fidelity(fidelity, gate)  # None when it cannot; per condition, None where it cannot
+if gate["measurable"]:
+    print(f"overall: fidelity {shown['accuracy']:.3f} | judge on real test: balanced accuracy "
+          f"{fidelity['real_test']['balanced_accuracy']:.3f} (plain {fidelity['real_test']['accuracy']:.3f})")
+else:
+    print(f"overall: label fidelity {NOT_MEASURABLE}. Why: {gate['reason']}. What would make it measurable: "
+          f"{gate['remedy']}.")
+table = {"accuracy (real test)": fidelity["real_test"]["per_class_accuracy"],
+         "AUROC (real test)": fidelity["real_test"]["per_class_auroc"]}
+if shown is not None:
+    table = {"fidelity (generated)": shown["per_class_accuracy"], "AUROC (generated)": shown["per_class_auroc"],
+             **table}
+pd.DataFrame(table, index=CLASSES).astype(float).round(3)
 
 # %%
 import seaborn as sns
 
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-for ax, key, title in zip(axes, ("generated", "real_test"), ("generated (rows: asked for)", "real test (rows: true)")):
+panels = [("generated", "generated (rows: asked for)")] if gate["measurable"] else []
+panels.append(("real_test", "real test (rows: true)"))
+fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.8), squeeze=False)
+for ax, (key, title) in zip(axes[0], panels):
     sns.heatmap(np.array(fidelity[key]["confusion"]), annot=True, fmt="d", cmap="Blues", ax=ax, cbar=False,
                 xticklabels=CLASSES, yticklabels=CLASSES)
     ax.set_title(f"{title}, accuracy {fidelity[key]['accuracy']:.3f}"); ax.set_xlabel("judge's prediction")
@@ -253,7 +278,9 @@ plt.show()
 from helpers.evaluate import (INCEPTION_NOTE, classifier_extractor, extract_features, inception_extractor,
                               realism)
 
-extractors = {"classifier features (judge, 128-d)": classifier_extractor(judge)}
+extractors = {"classifier features (judge, 128-d)": classifier_extractor(judge)} if gate["measurable"] else {}
+if not gate["measurable"]:
+    print(f"Realism in the judge's features: {NOT_MEASURABLE} (section 2). EXTRACTOR = 'both' adds InceptionV3.")
 if EXTRACTOR in ("both", "inception"):
     try:
         extractors[INCEPTION_NOTE] = inception_extractor()
@@ -272,7 +299,7 @@ for name, extractor in extractors.items():
     for comparison, x in (("real val vs real test", x_val[val_rows]), ("generated vs real test", x_gen_like_val)):
         row = realism(f_test, extract_features(extractor, x), kid_subset_size=min(1000, n_ref, len(f_test)), seed=SEED)
         realism_rows.append({"extractor": name, "comparison": comparison, "image_size": IMAGE_SIZE, **row})
-pd.DataFrame(realism_rows).drop(columns=["image_size", "k", "feature_dim"]).round(4)
+pd.DataFrame(realism_rows).drop(columns=["image_size", "k", "feature_dim"], errors="ignore").round(4)
 
 # %% [markdown]
 # ## 4. Diversity: MS-SSIM within a condition
@@ -396,16 +423,29 @@ if utility is not None:
 # set. The threshold is the distance that only 1% of test images get under; if the generator does not
 # copy, about 1% of generated images get under it too. Done in pixel space and in the judge's feature
 # space. On phantoms (synthetic patients) this demonstrates the method; on real radiographs it is the
-# check that matters, since a copied training image is a copied patient.
+# check that matters, since a copied training image is a copied patient. A binomial test turns the share
+# into a verdict, overall and per condition (section 8); it is printed first, and every condition that is
+# copied gets its own figure of closest pairs.
 
 # %%
 from helpers.evaluate import memorisation_audit
 
-judge_features = classifier_extractor(judge)
-spaces = {"pixels": (x_train, x_test, x_gen),
-          "judge features": tuple(extract_features(judge_features, x) for x in (x_train, x_test, x_gen))}
-audits = {name: memorisation_audit(*arrays) for name, arrays in spaces.items()}
-pd.DataFrame({name: {k: v for k, v in a.items() if not isinstance(v, np.ndarray)} for name, a in audits.items()}).T
+spaces = {"pixels": (x_train, x_test, x_gen)}
+if gate["measurable"]:  # the judge's features mean something only when it can tell the conditions apart
+    judge_features = classifier_extractor(judge)
+    spaces["judge features"] = tuple(extract_features(judge_features, x) for x in (x_train, x_test, x_gen))
+audits = {name: memorisation_audit(*arrays, synthetic_labels=y_gen, num_classes=NUM_CLASSES)
+          for name, arrays in spaces.items()}
+copying = {name: [CLASSES[c] for c, t in enumerate(a["per_condition"]) if t and t["copies"]]
+           for name, a in audits.items()}
+for name, a in audits.items():  # the verdict first
+    t = a["test"]
+    print(f"{name}: " + ("THE GENERATOR COPIES ITS TRAINING IMAGES" if a["copies"] else "no copying found")
+          + f" ({t['below']} of {t['n']} generated images under the line, {t['share']:.1%} against the expected "
+          f"{t['expected_rate']:.1%}, p = {t['p_value']:.2g})"
+          + (f"; copied conditions: {', '.join(copying[name])}" if copying[name] else ""))
+pd.DataFrame({name: {k: v for k, v in a.items() if not isinstance(v, (np.ndarray, dict, list))}
+              for name, a in audits.items()}).T
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
@@ -421,17 +461,46 @@ plt.show()
 
 # %%
 a = audits["pixels"]
-closest = np.argsort(a["synthetic_distances"])[:6]
-fig = image_rows([x_gen[closest], x_train[a["synthetic_nearest"][closest]]], row_titles=["generated", "nearest train"],
-                 col_titles=[f"d={a['synthetic_distances'][i]:.1f}" for i in closest],
-                 title="the six generated images closest to a training image (pixel space)")
-save_figure(fig, RUN_DIR, "05_closest_pairs")
-plt.show()
+copied = sorted(set(c for names in copying.values() for c in names))  # each copied condition gets its own pairs
+for condition in [None] + copied:
+    rows = np.arange(len(y_gen)) if condition is None else np.flatnonzero(y_gen == CLASSES.index(condition))
+    closest = rows[np.argsort(a["synthetic_distances"][rows])[:6]]
+    fig = image_rows([x_gen[closest], x_train[a["synthetic_nearest"][closest]]],
+                     row_titles=["generated", "nearest train"],
+                     col_titles=[f"d={a['synthetic_distances'][i]:.1f}" for i in closest],
+                     title=f"the six generated {condition + ' ' if condition else ''}images closest to a training "
+                           "image (pixel space)")
+    save_figure(fig, RUN_DIR, "05_closest_pairs" + (f"_{condition.replace(' ', '_')}" if condition else ""))
+    plt.show()
 
 # %% [markdown]
-# ## 8. The report
+# ## 8. The report: verdicts first
 #
-# Everything above goes into `RUN_DIR/metrics.json` (for scripts) and `RUN_DIR/report.md` (for people).
+# Everything above goes into `RUN_DIR/metrics.json` (for scripts) and `RUN_DIR/report.md` (for people). Both
+# open with five verdicts, each "yes", "no" or "cannot tell" with its reason, then the numbers. The rules live
+# in one module, `helpers.verdicts`, with their thresholds as named constants; the lab's evidence for them is in
+# [docs/experiments.md](../docs/experiments.md#thresholds-behind-the-verdicts).
+#
+# - **Too small to learn** (notebook 04, before training). A condition with fewer than `MIN_TRAIN_IMAGES` (30)
+#   training images is left out; one with fewer than `WARN_TRAIN_IMAGES` (480) trains with a warning that
+#   reaches this report. The lab cut conditions to 30 training images and the GAN returned copies of them many
+#   times more often than chance; on the full phantoms, about 480 images per condition and more, it stayed at
+#   the chance rate. Between the two nothing was measured, so the audit below decides. Smoke mode uses 5 and 15.
+# - **A judge that can judge.** Fidelity, and every number in the judge's features, counts only when the lower
+#   end of the 95% Wilson interval of the judge's balanced accuracy on real test images exceeds chance (one over
+#   the number of conditions) by `JUDGE_MARGIN` (0.1); otherwise the report says "not measurable with this
+#   judge", why, and what would help. The same test on one condition's real test images decides whether that
+#   condition gets a fidelity of its own.
+# - **Right condition**: yes when fidelity reaches 90% of the judge's balanced accuracy on real images of the
+#   same conditions. **Realistic**: yes when precision reaches 85% of the real-versus-real floor's.
+#   **Varied**: yes when recall reaches 90% of the floor's and no condition's MS-SSIM lies more than 0.1 above
+#   the real images'.
+# - **Useful**: the utility study's answer; it gives none when classifiers trained on the real images alone are
+#   not clearly above chance (mean macro AUROC minus one standard deviation at most 0.6), and "cannot tell"
+#   when it did not run.
+# - **Private**: "copies its training images" when a one-sided exact binomial test finds more generated images
+#   under the 1% line than the test split's own share predicts (alpha 0.01, shared among the conditions for the
+#   per-condition tests) and the share is at least five times that rate.
 
 # %%
 from IPython.display import Markdown, display
@@ -446,6 +515,7 @@ metrics = {
     "fidelity": fidelity, "realism": realism_rows, "diversity": diversity,
     **({"utility": utility} if utility is not None else {}),  # the study is optional (UTILITY_STUDY)
     "memorisation": audits,
+    **({"conditions": screening} if screening else {}),  # notebook 04's check of the training counts
 }
 json_path, report_path = write_report(metrics, RUN_DIR)
 print(f"wrote {json_path} and {report_path}; this notebook ran in {time.perf_counter() - STARTED:.0f} s")
@@ -517,8 +587,10 @@ display(Markdown(report_path.read_text()))
 # <details><summary>Solution</summary>
 #
 # In notebook 04 set `DATA_SOURCE = "phantom"`, `PHANTOMS_PER_CLASS = 10`, `TRAIN_STEPS = 6000` (about 16 minutes
-# on a 2-core CPU: memorising takes many passes over the few images) and a new `RUN_DIR`; run it, then this notebook
-# with the same parameters. With about 50 training images the generator can memorise them: look for the share of
+# on a 2-core CPU: memorising takes many passes over the few images), `MIN_TRAIN_IMAGES = 1` (otherwise it leaves
+# out every condition: each has about 7 training images) and a new `RUN_DIR`; run it, then this notebook
+# with the same parameters; the private verdict should read "copies its training images". With about 50
+# training images the generator can memorise them: look for the share of
 # generated images below the line rising well above the test split's own 1%, and for closest pairs that look like
 # copies.
 # </details>

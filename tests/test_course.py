@@ -224,11 +224,23 @@ def test_smoke_course_end_to_end(smoke_course):
     for number in ("01", "02", "03", "04", "05"):
         assert list((out / "figures").glob(f"{number}_*.png")), f"notebook {number} saved no figure"
     metrics = json.loads((out / "metrics.json").read_text())
-    fidelity = metrics["headline"]["label_fidelity"]
-    assert isinstance(fidelity, float)
+    assert list(metrics)[:2] == ["verdicts", "headline"]  # verdicts first, then the numbers
+    verdicts = metrics["verdicts"]
+    assert set(verdicts) == {"right condition", "realistic", "varied", "useful", "private"}
+    assert all(v["verdict"] in ("yes", "no", "cannot tell") and v["reason"] for v in verdicts.values())
     headline = next(line for line in printed.splitlines() if line.startswith("headline"))
-    assert f"label_fidelity {fidelity:.3f}" in headline  # the runner prints the number metrics.json holds
-    assert {"fidelity", "realism", "diversity", "memorisation"} <= set(metrics)
+    fidelity = metrics["headline"].get("label_fidelity")
+    if metrics["fidelity"]["judge_gate"]["measurable"]:
+        assert isinstance(fidelity, float)
+        assert f"label_fidelity {fidelity:.3f}" in headline  # the runner prints the number metrics.json holds
+    else:  # a smoke judge trained for seconds is usually at chance: then no fidelity number anywhere in the headline
+        assert fidelity is None and "label_fidelity" not in headline
+        assert verdicts["right condition"]["verdict"] == "cannot tell"
+        assert "not measurable with this judge" in verdicts["right condition"]["reason"]
+    assert "verdict[right condition]" in headline
+    report = (out / "report.md").read_text()
+    assert report.index("## Verdicts") < report.index("## Right condition")
+    assert {"fidelity", "diversity", "memorisation"} <= set(metrics)
     assert "utility" not in metrics  # the utility study is off in the smoke profile (UTILITY_STUDY)
     assert "Utility study off (UTILITY_STUDY = False)" in _printed(out, "05")
     assert "## Private: memorisation audit" in (out / "report.md").read_text()
@@ -245,7 +257,7 @@ def test_smoke_course_on_real_class_folders(smoke_course):
     out = _finished(smoke_course)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["classes"] == ["NORMAL", "PNEUMONIA"] and metrics["data_source"] == "folder"
-    assert len(metrics["fidelity"]["generated"]["per_class_auroc"]) == 2
+    assert len(metrics["fidelity"]["real_test"]["per_class_accuracy"]) == 2 or "generated" in metrics["fidelity"]
     assert json.loads((out / "training_metrics.json").read_text())["classes"] == ["NORMAL", "PNEUMONIA"]
     executed = _printed(out, "01")
     assert "re-split by patient" in executed and "patients per split" in executed
@@ -285,8 +297,11 @@ def test_smoke_course_claims(smoke_course, tmp_path):
     assert (out / "judge_classifier.keras").is_file()
     if judge.group(2) == "the shipped one":  # only when the shipped judge's data is this run's data
         assert training["data_source"] == "phantom"
-    fidelity = float(_line(nb04, r"label fidelity of generated images: ([\d.]+)").group(1))
-    assert fidelity == round(training["label_fidelity"], 3)
+    fidelity = _line(nb04, r"label fidelity of generated images: (not measurable with this judge|[\d.]+)").group(1)
+    if training["label_fidelity"] is None:  # the judge could not tell the conditions apart in real images
+        assert fidelity == "not measurable with this judge"
+    else:
+        assert float(fidelity) == round(training["label_fidelity"], 3)
     accuracy = float(_line(nb04, r"judge accuracy on real test images: ([\d.]+)").group(1))
     assert accuracy == round(training["judge_accuracy_real_test"], 3)
 
@@ -298,9 +313,13 @@ def test_smoke_course_claims(smoke_course, tmp_path):
     assert all(judge.group(1) in line for line in nb05.splitlines() if "the judge is" in line)  # 04's own words
     assert int(_line(nb05, r"generator: ([\d,]+) training steps").group(1).replace(",", "")) == steps
     assert metrics["setup"]["generator"].startswith(f"{out / 'gan' / 'generator.keras'} ({steps} steps")
-    overall = _line(nb05, r"overall: fidelity ([\d.]+) \| judge on real test: balanced accuracy ([\d.]+)")
-    assert float(overall.group(1)) == round(metrics["headline"]["label_fidelity"], 3)
-    assert float(overall.group(2)) == round(metrics["fidelity"]["real_test"]["balanced_accuracy"], 3)
+    if metrics["fidelity"]["judge_gate"]["measurable"]:
+        overall = _line(nb05, r"overall: fidelity ([\d.]+) \| judge on real test: balanced accuracy ([\d.]+)")
+        assert float(overall.group(1)) == round(metrics["headline"]["label_fidelity"], 3)
+        assert float(overall.group(2)) == round(metrics["fidelity"]["real_test"]["balanced_accuracy"], 3)
+    else:  # notebook 05 says so, and prints no fidelity number
+        _line(nb05, r"overall: label fidelity not measurable with this judge")
+        assert training["label_fidelity"] is None and not metrics.get("realism")
     assert metrics["classes"] == training["classes"] == generator_info["classes"]
 
     # notebook 04's losses figure plots columns of losses.csv as they are, none of them constant

@@ -220,8 +220,9 @@ def test_write_report_json_and_markdown(tmp_path):
     classes = ["A", "B"]
     scores = {"accuracy": 0.5, "per_class_accuracy": [1.0, 0.0], "per_class_auroc": [0.75, float("nan")],
               "macro_auroc": 0.75, "confusion": [[1, 0], [1, 0]], "n": 2}
+    judge = {**scores, "accuracy": 1.0, "per_class_accuracy": [1.0, 1.0], "confusion": [[50, 0], [0, 50]], "n": 100}
     metrics = {"data_source": "phantom", "image_size": 64, "classes": classes,
-               "fidelity": {"judge": "test judge", "generated": scores, "real_test": scores},
+               "fidelity": {"judge": "test judge", "generated": scores, "real_test": judge},  # a judge that can judge
                "realism": [{"extractor": "classifier features", "comparison": "generated vs real test", "n_real": 9,
                             "n_fake": 9, "fid": 1.5, "kid_mean": 0.01, "kid_std": 0.001, "precision": 0.9,
                             "recall": 0.8, "density": 1.0, "coverage": 0.9}],

@@ -34,8 +34,10 @@ images realistic (FID, KID, precision, recall, density and coverage in the judge
 real-versus-real floor), are they varied (same-condition MS-SSIM, lower is more varied, against the real
 images'), are they useful (classifiers trained on them, tested on real images), and are they private (the share
 of generated images closer to a training image than 99% of real test images are; about 1% means no copying).
-Read single runs as single runs: TensorFlow on a multi-core CPU is not bit-for-bit deterministic, and each run
-on class folders trains its own judge, so compare FIDs only as multiples of their floors. Older runs under
+Read single runs as single runs: runs recorded before the notebooks' `DETERMINISTIC` setting (the determinism
+study below) did not repeat bit for bit (notebook 04 left its GAN's initial weights unseeded and the judge's
+augmentation drew in thread order), a rerun with another seed moves the numbers, and each run on class folders
+trains its own judge, so compare FIDs only as multiples of their floors. Older runs under
 earlier defaults are kept for the record; only some of their numbers were written down."""),
     "time_to_fidelity": ("Faithfulness, variety and pace: the remedies (`lab/time_to_fidelity.py`)", """\
 Trains the GAN on the phantoms for a fixed number of steps and scores it on the way: label fidelity (overall and
@@ -73,6 +75,29 @@ brightness code; the test suite asserts both against thresholds."""),
     "train_throughput": ("Training throughput (`lab/train_throughput.py`)", """\
 The course's compiled `train_step` through `model.fit` against a re-implementation of the prototype's
 per-batch loop, on the same batch size and machine, images from memory; medians of interleaved repeats."""),
+    "xla": ("XLA and the machine's limit (`lab/xla_speed.py`)", """\
+Keras compiles `fit` with XLA when a GPU is present (`jit_compile="auto"`) and leaves it off on a CPU; the
+course keeps that default. This study trains the default GAN on random images from memory with `jit_compile` off
+and on, in float32 and in mixed float16, all variants built in one process and measured in turn (steady-state
+steps, medians of interleaved repeats). XLA stays off on the CPU because the measured float32 step, the CPU's
+default precision, was slower with it; see the table. The GFLOP/s column is the floating-point operations of one
+train step (TensorFlow's profiler on the step's graph, a multiply-add counting two) times the steps per second;
+the machine rows are what the same CPU reaches on a large float32 matrix product and convolution, the ceiling
+the step could approach. That the XLA step computes what the plain step computes, in both precisions, is
+checked by `tests/test_xla.py`."""),
+    "determinism": ("Reproducible runs and what they cost (`lab/determinism_cost.py`)", """\
+`DETERMINISTIC = True` in notebooks 04 and 05 (set by the smoke and quick profiles too) calls
+`helpers.env.make_deterministic(SEED)`: `keras.utils.set_random_seed` and
+`tf.config.experimental.enable_op_determinism()`. The course's own randomness is stateless or seeded (the GAN's
+noise and augmentation keyed on seed and step, the data order on seed and epoch, the judge's crops on seed and
+position in the epoch), so two runs on one machine with the same software versions train the same weights bit for
+bit; `tests/test_determinism.py` checks it at the smoke scale, each run in its own process. Nothing is promised
+across machines, between a CPU and a GPU, or across TensorFlow versions, and a run with op determinism computes
+other bits than one without. This study measures the cost: the default GAN trained through the course's input
+pipeline in two worker processes, one with op determinism and one without (it cannot be turned off in a
+process), measured in turn (steady-state steps per second, medians of interleaved repeats). The course keeps it on
+while the cost stays within the 15% budget; the table says where it lies. On a GPU, where op determinism swaps
+kernels for slower deterministic ones, it has not been measured."""),
     "decode_throughput": ("Decoding into the cache (`lab/decode_throughput.py`)", """\
 The cache builder's decode-crop-resize-write rate on all cores against the plain decode rate on one core, and
 the time to reload a cached dataset."""),
@@ -370,6 +395,85 @@ def _order(study: str, results: list[dict]) -> list[dict]:
     return first + sorted(later, key=lambda r: (r["provenance"] != "measured", r["name"]))
 
 
+def _pct(value) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def threshold_rows(results: list[dict]) -> list[tuple]:
+    """The evidence: memorisation at few and at many training images per condition, from the result files.
+
+    ``[(result, condition, training images per condition, generated share, test share, generated / test)]``.
+    """
+    rows = []
+    for r in _order("utility_study", [r for r in results if r["study"] == "utility_study"]):
+        m, data = r["numbers"].get("memorisation"), r["data"]
+        if not m:
+            continue
+        for condition in data.get("scarce", []):
+            test = m["test"][condition] if condition in m["test"] else m["test"]
+            highest = test if isinstance(test, float) else max(test.values())
+            shown = f"{_pct(test['min'])} to {_pct(test['max'])}" if isinstance(test, dict) else _pct(test)
+            rows.append((r, f"{condition} (cut down)", num(data["scarce_count"]), _pct(m[condition]), shown,
+                         m[condition] / highest))
+    for r in _order("course", [r for r in results if r["study"] == "course"]):
+        pixels = r["numbers"].get("memorisation", {}).get("pixels", {})
+        data = r["data"]
+        if pixels.get("generated") is None or pixels.get("test") is None:
+            continue
+        if data.get("balanced_training_images"):
+            per = min(data["balanced_training_images"].values())
+            per_text = f"{num(per)} (the smallest condition)"
+        elif data.get("train_images") and data.get("classes"):
+            per_text = f"{num(round(data['train_images'] / len(data['classes'])))} (mean over conditions)"
+        else:
+            continue
+        rows.append((r, "all conditions", per_text, _pct(pixels["generated"]), _pct(pixels["test"]),
+                     pixels["generated"] / pixels["test"]))
+    return rows
+
+
+def thresholds_section(results: list[dict]) -> list[str]:
+    """Why notebook 04 leaves out or warns about small conditions, and how notebook 05's verdicts are decided."""
+    from helpers import verdicts as v
+
+    rows = threshold_rows(results)
+    cut = [row[-1] for row in rows if row[1].endswith("(cut down)")]
+    full = [row[-1] for row in rows if not row[1].endswith("(cut down)")]
+    ceiling = next((r for r in results if r["study"] == "utility_study"
+                    and r["data"].get("ceiling_per_scarce_condition") and r["data"].get("source") == "phantom"), None)
+    if not (cut and full and ceiling):
+        raise SystemExit("the thresholds section needs results/utility_study/ files with memorisation at "
+                         "scarce_count, a phantom one with ceiling_per_scarce_condition, and a course result with "
+                         "pixel memorisation")
+    rel = Path(ceiling["path"]).relative_to(ROOT).as_posix()
+    table = ["| result | condition | training images per condition | generated under the line | test under the line "
+             "| generated ÷ test |", "|---|---|---|---|---|---|"]
+    for r, condition, per, generated, test, ratio in rows:
+        path = Path(r["path"]).relative_to(ROOT).as_posix()
+        table.append(f"| [`{path}`](../{path}) | {condition} | {per} | {generated} | {test} | {ratio:.1f} |")
+    return ['<a id="thresholds-behind-the-verdicts"></a>', "", "## Thresholds behind the verdicts", "",
+            f"""\
+The course's verdicts (`helpers.verdicts`; notebook 05, section 8) read thresholds, not judgement. **Too small to
+learn**: notebook 04 leaves out a condition with fewer than `MIN_TRAIN_IMAGES` = {v.MIN_TRAIN_IMAGES} training
+images and warns below `WARN_TRAIN_IMAGES` = {v.WARN_TRAIN_IMAGES}. The lower threshold is the count the lab's
+scarce-data study cut conditions to, where the GAN placed many times the test split's share of its images closer to
+a training image than 99% of real test images are (the rows marked "cut down"); the upper one is the number of
+training images the phantom course gives each of those conditions ({num(ceiling["data"]["ceiling_per_scarce_condition"])},
+`ceiling_per_scarce_condition` in [`{rel}`](../{rel})), where the course's generators stayed at the test split's
+share (the rows "all conditions"). Between the two nothing was measured, so the course trains with a warning and lets the audit decide.
+The smoke profile uses {v.SMOKE_MIN_TRAIN_IMAGES} and {v.SMOKE_WARN_TRAIN_IMAGES}. **Private**: "copies its training
+images" needs a one-sided exact binomial test against the test split's share at alpha {v.ALPHA} (divided among the
+conditions for the per-condition tests) and a share at least {v.COPY_FACTOR:g} times that rate; the full-data runs
+below reach at most {max(full):.1f} times it, the cut-down conditions at least {min(cut):.1f} times. **A judge that can judge**: label fidelity and every number
+in the judge's features are reported only when the lower end of the 95% Wilson interval of the judge's balanced
+accuracy on real test images exceeds chance by {v.JUDGE_MARGIN:g}, and per condition the same on its recall.
+**Right condition** is yes from {v.FIDELITY_SHARE:.0%} of the judge's own balanced accuracy, **realistic** from a
+precision of {v.PRECISION_SHARE:.0%} of the real-versus-real floor's, **varied** from a recall of
+{v.RECALL_SHARE:.0%} of the floor's with every same-condition MS-SSIM gap at most {v.MS_SSIM_GAP:g}, and **useful**
+gives an effect only when classifiers trained on real images alone score a macro AUROC whose mean minus one standard
+deviation exceeds {0.5 + v.UTILITY_MARGIN:g}.""", ""] + table + [""]
+
+
 def render_page(results: list[dict]) -> str:
     """docs/experiments.md as text."""
     by_study: dict[str, list[dict]] = {}
@@ -377,7 +481,7 @@ def render_page(results: list[dict]) -> str:
         by_study.setdefault(r["study"], []).append(r)
     order = [s for s in STUDIES if s in by_study] + sorted(s for s in by_study if s not in STUDIES)
     lines = [HEADER, "Studies: " + ", ".join(f"[{STUDIES.get(s, (s,))[0].split(' (')[0]}](#{s.replace('_', '-')})"
-                                            for s in order) + ".", "", RULE, ""]
+                                            for s in order) + ".", "", RULE, ""] + thresholds_section(results)
     for study in order:
         heading, intro = STUDIES.get(study, (study.replace("_", " ").capitalize(), ""))
         lines += [f'<a id="{study.replace("_", "-")}"></a>', "", f"## {heading}", ""]
