@@ -38,6 +38,7 @@ from helpers.env import project_dir
 #: Parameters per profile; each notebook receives the ones its `parameters` cell declares.
 #: Training lengths are step counts, never minutes, so a result does not depend on the machine's speed
 #: (the smoke profile needs none: the notebooks shrink themselves when SMOKE is set).
+#: The full profile is meant for a GPU, where op determinism (``DETERMINISTIC``) would switch Keras' XLA off.
 PROFILES = {
     "smoke": {"SMOKE": True, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 30, "DETERMINISTIC": True},
     "quick": {"SMOKE": False, "IMAGE_SIZE": 64, "PHANTOMS_PER_CLASS": 700, "TRAIN_STEPS": 3000,
@@ -45,7 +46,7 @@ PROFILES = {
     "full": {"SMOKE": False, "IMAGE_SIZE": 128, "PHANTOMS_PER_CLASS": 2000, "TRAIN_STEPS": 40000,
              "BATCH_SIZE": 64, "BALANCED": True, "GENERATED_PER_CLASS": 1000, "EXTRACTOR": "both",
              "UTILITY_STUDY": True, "UTILITY_SIZE": None, "UTILITY_STEPS": 2000, "UTILITY_REAL_PER_CLASS": 1000,
-             "UTILITY_RATIOS": [0.5, 1.0, 2.0]},
+             "UTILITY_RATIOS": [0.5, 1.0, 2.0], "DETERMINISTIC": False},
 }
 
 #: Values of ``--data-source`` (the notebooks' ``DATA_SOURCE``): ``helpers.data.SOURCES`` itself, the one list:

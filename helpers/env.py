@@ -78,13 +78,15 @@ def make_deterministic(seed: int, ops: bool = True) -> None:
     weights in every run. ``ops=True`` also calls ``tf.config.experimental.enable_op_determinism()``:
     every op gives the same output for the same input on the same machine (on a GPU some kernels switch
     to slower deterministic algorithms; one without such an algorithm raises ``UnimplementedError``), and
-    ``tf.data`` keeps its order and runs map functions with stateful random ops one element at a time.
+    ``tf.data`` keeps its order and runs map functions with stateful random ops one element at a time;
+    Keras then compiles no model with XLA (``jit_compile`` resolves to off, even when asked for, so a GPU
+    trains without XLA) and TensorFlow refuses unseeded random ops unless a global seed is set (it is here).
     The course's own randomness (the GAN's noise and augmentation, its data order) is stateless or
     explicitly seeded, so the two together make a run repeat bit for bit on the same machine and
     software versions; not across machines, CPU and GPU, or TensorFlow versions.
 
     Idempotent: calling it again reseeds to the same state. Op determinism cannot be turned off in a
-    process once on (TensorFlow has no supported way back): restart the kernel or Python to run without it.
+    process once on (TensorFlow has no public way back): restart the kernel or Python to run without it.
     """
     import keras
 

@@ -69,7 +69,7 @@ IMAGE_SIZE = 64
 RUN_DIR = "runs/course"      # where notebook 04 wrote gan/generator.keras and judge_classifier.keras
 GENERATOR = "auto"           # auto: RUN_DIR's generator if notebook 04 made one, else the shipped one | run | pretrained | a path
 SEED = 0
-DETERMINISTIC = True         # seed everything from SEED, deterministic TensorFlow ops: a rerun here repeats bit for bit
+DETERMINISTIC = True         # same SEED, same machine: a rerun repeats bit for bit (Keras then skips XLA on a GPU)
 SMOKE = False
 PHANTOMS_PER_CLASS = 700
 GENERATED_PER_CLASS = 300    # generated images per condition for every section below
@@ -507,9 +507,12 @@ from IPython.display import Markdown, display
 
 from helpers.evaluate import write_report
 
+# inside RUN_DIR the generator is named relative to it, so two runs of one seed write the same metrics.json
+shown_generator = Path(generator_path)
+shown_generator = shown_generator.relative_to(RUN_DIR) if shown_generator.is_relative_to(RUN_DIR) else shown_generator
 metrics = {
     "data_source": SOURCE, "image_size": IMAGE_SIZE, "classes": list(CLASSES), "seed": SEED, "smoke": SMOKE,
-    "setup": {"generator": f"{generator_path} ({generator_meta['step']} steps, EMA weights)",
+    "setup": {"generator": f"{shown_generator} ({generator_meta['step']} steps, EMA weights)",
               "generated_per_condition": GENERATED_PER_CLASS,
               "real_images": f"train {len(y_train)}, val {len(y_val)}, test {len(y_test)} (patient-disjoint where ids are known)"},
     "fidelity": fidelity, "realism": realism_rows, "diversity": diversity,

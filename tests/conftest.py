@@ -52,3 +52,18 @@ def run_cell(source: str, namespace: dict) -> str:
     with contextlib.redirect_stdout(printed):
         exec(compile(source, "<notebook cell>", "exec"), namespace)
     return printed.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _op_determinism_restored():
+    """Notebook cells run in this process (test_notebooks.py) may turn op determinism on; turn it back off.
+
+    Keras compiles without XLA while it is on, which tests/test_xla.py must not inherit.
+    ``disable_op_determinism`` is TensorFlow's own (private) switch: there is no public one.
+    """
+    yield
+    if "tensorflow" in sys.modules:
+        from tensorflow.python.framework import config
+
+        if config.is_op_determinism_enabled():
+            config.disable_op_determinism()

@@ -96,8 +96,9 @@ across machines, between a CPU and a GPU, or across TensorFlow versions, and a r
 other bits than one without. This study measures the cost: the default GAN trained through the course's input
 pipeline in two worker processes, one with op determinism and one without (it cannot be turned off in a
 process), measured in turn (steady-state steps per second, medians of interleaved repeats). The course keeps it on
-while the cost stays within the 15% budget; the table says where it lies. On a GPU, where op determinism swaps
-kernels for slower deterministic ones, it has not been measured."""),
+while the cost stays within the 15% budget; the table says where it lies. On a GPU it has not been measured:
+there op determinism swaps some kernels for slower deterministic ones, and Keras compiles no model with XLA
+while it is on (the XLA study above); `DETERMINISTIC = False` keeps XLA on a GPU."""),
     "decode_throughput": ("Decoding into the cache (`lab/decode_throughput.py`)", """\
 The cache builder's decode-crop-resize-write rate on all cores against the plain decode rate on one core, and
 the time to reload a cached dataset."""),
