@@ -106,9 +106,58 @@ def op_determinism_enabled() -> bool:
     return bool(tf_config.is_op_determinism_enabled())
 
 
+#: Where ``DRIVE = True`` keeps run folders in Colab: ``<Drive root>/MyDrive/<this>/<RUN_DIR's name>``.
+DRIVE_FOLDER = "cxr-gan-course"
+#: Where Colab mounts Google Drive.
+DRIVE_ROOT = "/content/drive"
+
+
+def _mount_drive(root: str) -> None:
+    """Mount Google Drive at ``root`` (Colab asks for permission once per runtime)."""
+    from google.colab import drive  # only importable inside Colab
+
+    drive.mount(root)
+
+
+def drive_run_dir(run_dir, drive: bool, colab: bool | None = None, mount=None, root=DRIVE_ROOT):
+    """``RUN_DIR`` moved onto Google Drive when ``drive`` (a notebook's ``DRIVE``) is True in Colab.
+
+    A Colab runtime forgets its files when it disconnects, and notebooks 04 and 05 opened from their badges
+    run in separate runtimes: a run folder on Drive is what they share. In Colab (``colab``, default
+    :func:`in_colab`) Drive is mounted at ``root`` unless it already is (``mount(root)``, default
+    ``google.colab.drive.mount``) and the result is ``root/MyDrive/cxr-gan-course/<RUN_DIR's folder name>``
+    (``runs/course`` becomes ``.../cxr-gan-course/course``); a RUN_DIR already under ``root`` is kept.
+    Outside Colab it prints why nothing changes and returns ``run_dir`` as it is; so does ``drive=False``.
+    """
+    if not drive:
+        return run_dir
+    colab = in_colab() if colab is None else colab
+    if not colab:
+        print(f"DRIVE = True works only in Google Colab (Drive is mounted there); here RUN_DIR stays {run_dir}")
+        return run_dir
+    root = Path(root)
+    run_dir = Path(run_dir or "runs/course")
+    if run_dir.is_absolute() and run_dir.is_relative_to(root):
+        return run_dir
+    if not (root / "MyDrive").is_dir():
+        (mount or _mount_drive)(str(root))
+        if not (root / "MyDrive").is_dir():
+            raise RuntimeError(f"Google Drive did not mount: {root / 'MyDrive'} is missing. Allow access when "
+                               "Colab asks, or set DRIVE = False (the run then lives in this runtime only)")
+    on_drive = root / "MyDrive" / DRIVE_FOLDER / run_dir.name
+    print(f"DRIVE = True: RUN_DIR is on Google Drive, {on_drive}; notebooks 04 and 05 opened in other runtimes "
+          "share it when they set DRIVE = True and the same RUN_DIR")
+    return on_drive
+
+
+def phantom_folder(image_size: int, phantoms_per_class: int, seed: int) -> Path:
+    """The folder of one phantom dataset: ``data/phantoms-<size>px-<n>pc-seed<seed>`` under the project."""
+    return resolve(None, f"data/phantoms-{image_size}px-{phantoms_per_class}pc-seed{seed}")
+
+
 def notebook_settings(data_source: str, data_dir, image_size: int, run_dir, smoke: bool,
                       phantoms_per_class: int, seed: int, return_source: bool = False,
-                      deterministic: bool | None = None):
+                      deterministic: bool | None = None, drive: bool = False):
     """Resolve a notebook's parameters: ``(smoke, run_dir, data_dir, phantoms_per_class)``.
 
     Smoke mode caps the phantom count at 30 per class and uses its own phantom folder,
@@ -123,6 +172,8 @@ def notebook_settings(data_source: str, data_dir, image_size: int, run_dir, smok
     process keeps it too. ``"folder"`` and ``"nih"`` need ``data_dir``. With
     ``return_source=True`` the concrete source is returned as a fifth value, for notebooks
     that branch on it: ``(smoke, run_dir, data_dir, phantoms_per_class, source)``.
+
+    ``drive`` (a notebook's ``DRIVE``): in Colab, keep the run folder on Google Drive (:func:`drive_run_dir`).
 
     ``deterministic`` (a notebook's ``DETERMINISTIC``): ``True`` seeds everything from ``seed`` and
     turns op determinism on (:func:`make_deterministic`), so the notebook repeats bit for bit on the same
@@ -140,10 +191,10 @@ def notebook_settings(data_source: str, data_dir, image_size: int, run_dir, smok
     smoke = smoke_mode(smoke)
     if smoke:
         phantoms_per_class = min(phantoms_per_class, 30)
-    phantom_dir = resolve(None, f"data/phantoms-{image_size}px-{phantoms_per_class}pc-seed{seed}")
+    phantom_dir = phantom_folder(image_size, phantoms_per_class, seed)
     if os.environ.get(RUN_DIR_ENV) and str(run_dir or "runs/course") == "runs/course":
         run_dir = os.environ[RUN_DIR_ENV]  # make test: nbval's runs never touch (or reuse) a real run folder
-    run_dir = resolve(run_dir, "runs/course")
+    run_dir = resolve(drive_run_dir(run_dir, drive), "runs/course")
     run_dir.mkdir(parents=True, exist_ok=True)
     source = data_source
     if data_source == "auto":

@@ -5,6 +5,8 @@
   ``generator.json`` (classes, sizes) beside it, loaded in Keras safe mode;
 - :func:`pretrained_paths`: the small 64 px phantom generator and judge that ship with the
   package, so notebook 05 runs without training (a workshop can skip notebook 04);
+- :func:`choose_generator` (notebook 05) and :func:`shipped_generator` (notebook 04's ``TRAIN = False``):
+  which generator to use, never one dataset's generator against another dataset's images;
 - :func:`write_synthetic_dataset` and the command line:
 
     python -m helpers.generate runs/quick/gan/generator.keras --per-class 500 --out data/synthetic --seed 0
@@ -24,6 +26,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -94,6 +97,121 @@ def pretrained_paths(image_size: int = 64) -> dict:
         raise FileNotFoundError(f"no pretrained models for {image_size} px ship with this package (missing "
                                 f"{missing}; shipped: {shipped or 'none'}). Train one with notebook 04.")
     return paths
+
+
+def shipped_info(image_size: int = 64) -> dict | None:
+    """What the shipped generator of ``image_size`` px was trained on (its ``info`` JSON), or None if none ships."""
+    try:
+        return json.loads(pretrained_paths(image_size)["info"].read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _trained_on(info: dict) -> str:
+    """``phantom (700 per class, seed 0, 64 px)``: the data a shipped generator was trained on, in words."""
+    extra = (f"{info['phantoms_per_class']} per class, seed {info['seed']}, "
+             if info["data_source"] == "phantom" else "")
+    return f"{info['data_source']} ({extra}{info['image_size']} px)"
+
+
+class GeneratorChoice(NamedTuple):
+    """What notebook 05 evaluates (:func:`choose_generator`): the files, the data to score them on, and why."""
+
+    generator: Path
+    judge: Path
+    kind: str  # "run" (notebook 04's), "pretrained" (shipped) or "path" (a file named in GENERATOR)
+    data_source: str  # the concrete source to load: the notebook's own, or the shipped generator's
+    data_kwargs: dict  # load_dataset's data_dir, seed and phantom_per_class for that source
+    message: str  # one line for the notebook to print
+
+
+def choose_generator(run_dir, source: str, image_size: int, requested: str = "auto", *, data_dir=None,
+                     phantoms_per_class: int = 700, seed: int = 0, source_was_auto: bool = False,
+                     smoke: bool = False) -> GeneratorChoice:
+    """Which generator and judge notebook 05 evaluates, and on which data: never one dataset's generator on another's.
+
+    ``requested`` is the notebook's ``GENERATOR``: ``"run"`` (notebook 04's ``RUN_DIR/gan/generator.keras``
+    with ``RUN_DIR/judge_classifier.keras``), ``"pretrained"`` (the shipped pair, :func:`pretrained_paths`), a
+    path to a ``generator.keras``, or ``"auto"``: the run's pair when both files exist, else the shipped one.
+    ``source`` is the concrete data source (``notebook_settings`` resolved ``"auto"``), and ``data_dir``,
+    ``phantoms_per_class`` and ``seed`` the notebook's; they come back unchanged in ``data_kwargs``
+    unless the shipped generator is chosen and was trained on another source. Then:
+
+    - with ``requested="auto"``, or ``"pretrained"`` while ``DATA_SOURCE`` was ``"auto"``
+      (``source_was_auto``), the data switch to the shipped generator's own (its phantoms, with its
+      ``phantoms_per_class`` and seed; at most 30 per class when ``smoke``) and ``message`` says so and why;
+    - with ``"pretrained"`` and a source named by the user, it raises ``ValueError`` naming both datasets
+      and the fix.
+
+    Nothing is loaded: the notebook loads the files and still checks that the conditions match.
+    """
+    from helpers.env import phantom_folder
+
+    run_dir = Path(run_dir)
+    keep = {"data_dir": data_dir, "seed": seed, "phantom_per_class": phantoms_per_class}
+    run_generator, run_judge = run_dir / "gan" / "generator.keras", run_dir / "judge_classifier.keras"
+    if requested not in ("auto", "run", "pretrained"):  # a path to a generator.keras, judged by the run's judge
+        chosen = GeneratorChoice(Path(requested), run_judge, "path", source, keep,
+                                 f"Evaluating {requested} (judge: {run_judge}).")
+    elif requested == "run" or (requested == "auto" and run_generator.is_file() and run_judge.is_file()):
+        chosen = GeneratorChoice(run_generator, run_judge, "run", source, keep,
+                                 f"Evaluating {run_generator} (judge: {run_judge}).")
+    else:
+        chosen = None
+    if chosen is not None:
+        for path in (chosen.generator, chosen.judge):
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} is missing: run notebook 04 with RUN_DIR={str(run_dir)!r} first, "
+                                        "or set GENERATOR = 'pretrained' (the shipped generator)")
+        return chosen
+    info = shipped_info(image_size)
+    if info is None:
+        raise FileNotFoundError(f"no generator of this run in {run_dir / 'gan'} and none ships with the course for "
+                                f"{image_size} px: run notebook 04 with RUN_DIR={str(run_dir)!r} and "
+                                f"IMAGE_SIZE={image_size} first, or set IMAGE_SIZE = 64 (the shipped generator's)")
+    shipped = pretrained_paths(image_size)
+    why = "notebook 04's output was not found in the run folder" if requested == "auto" else "GENERATOR = 'pretrained'"
+    if info["data_source"] == source:
+        note = ""
+        if source == "phantom" and (phantoms_per_class, seed) != (info["phantoms_per_class"], info["seed"]):
+            note = (f"; note: it was trained on other phantoms ({info['phantoms_per_class']} per class, seed "
+                    f"{info['seed']}), so the memorisation audit compares it with images it never saw")
+        return GeneratorChoice(shipped["generator"], shipped["judge"], "pretrained", source, keep,
+                               f"Evaluating the SHIPPED generator ({info['description']}) on {source}: {why}{note}.")
+    if requested == "pretrained" and not source_was_auto:
+        raise ValueError(f"GENERATOR = 'pretrained' is the shipped generator, trained on {_trained_on(info)}, but "
+                         f"DATA_SOURCE = {source!r}: every number would score one dataset's generator against "
+                         f"another's images. Set DATA_SOURCE = {info['data_source']!r} to evaluate the shipped "
+                         f"generator (or GENERATOR = 'auto'), or run notebook 04 on {source} with "
+                         f"RUN_DIR={str(run_dir)!r} and set GENERATOR = 'run'")
+    per_class = min(info["phantoms_per_class"], 30) if smoke else info["phantoms_per_class"]
+    own = {"data_dir": phantom_folder(image_size, per_class, info["seed"]), "seed": info["seed"],
+           "phantom_per_class": per_class}
+    shown = _trained_on({**info, "phantoms_per_class": per_class})
+    return GeneratorChoice(shipped["generator"], shipped["judge"], "pretrained", info["data_source"], own,
+                           f"Evaluating the SHIPPED generator on the data it was trained on, {shown}, not on "
+                           f"{source}: {why}, and a generator is never scored against another dataset's images; "
+                           f"to evaluate on {source}, run notebook 04 on it with RUN_DIR={str(run_dir)!r} first.")
+
+
+def shipped_generator(source: str, image_size: int, classes) -> tuple[Path, str]:
+    """The shipped generator for notebook 04's ``TRAIN = False``: ``(path, one line saying so)``.
+
+    It fits when it was trained on the same kind of data (``source``), at ``image_size`` px, for the same
+    conditions ``classes`` in the same order (today: the phantoms at 64 px, all seven conditions); otherwise
+    ``ValueError`` says what ships and to set ``TRAIN = True``.
+    """
+    info = shipped_info(image_size)
+    path = pretrained_paths(image_size)["generator"] if info else None
+    drawn = json.loads(path.with_suffix(".json").read_text())["classes"] if info else None
+    if info is None or info["data_source"] != source or list(drawn) != list(classes):
+        ships = sorted(p.stem.removeprefix("pretrained-") for p in PRETRAINED_DIR.glob("pretrained-*.json"))
+        raise ValueError(f"TRAIN = False needs a shipped generator for this data ({source} at {image_size} px, "
+                         f"conditions {', '.join(classes)}), and none fits (the course ships: "
+                         f"{', '.join(ships) or 'none'}, for the seven conditions). Set TRAIN = True to train one "
+                         "(or DATA_SOURCE = 'phantom' and IMAGE_SIZE = 64 for the shipped one)")
+    return path, (f"TRAIN = False: no training; the rest of this notebook runs on the SHIPPED generator "
+                  f"({info['train_steps']:,} steps on {_trained_on(info)}, {path.name}).")
 
 
 def write_synthetic_dataset(generator, meta: dict, out_dir, per_class: int, seed: int = 0,

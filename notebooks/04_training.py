@@ -66,6 +66,7 @@ DATA_SOURCE = "auto"         # auto: ChestMNIST if on disk or downloadable, else
 DATA_DIR = None              # None: the source's default folder; nih and folder need one (folder: a sub-folder per condition)
 IMAGE_SIZE = 64              # 64, 128 or 256
 BATCH_SIZE = 32              # global batch size (split across GPUs/TPU cores)
+TRAIN = True                 # False: skip training and use the shipped generator (phantoms at 64 px), as a workshop may
 TRAIN_STEPS = 3000           # optimiser steps (one D and one G update each); the result depends on this
 TRAIN_MINUTES = None         # optional wall-clock cap in minutes (None: no cap; results then vary by machine)
 CONDITIONING = "projection"  # projection (recommended) | concat (the prototype's)
@@ -75,6 +76,7 @@ JUDGE = "auto"               # auto: the shipped judge when it was trained on th
 SEED = 0
 DETERMINISTIC = True         # same SEED, same machine: a rerun repeats bit for bit (Keras then skips XLA on a GPU)
 RUN_DIR = "runs/course"
+DRIVE = False                # in Colab: keep RUN_DIR on Google Drive, so notebook 05 in another runtime finds this run
 SMOKE = False
 PHANTOMS_PER_CLASS = 700
 MIN_TRAIN_IMAGES = None      # a condition with fewer training images is left out; None: 30 (smoke mode: 5)
@@ -91,7 +93,7 @@ from helpers.plots import save_figure
 
 SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS, SOURCE = notebook_settings(
     DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True,
-    deterministic=DETERMINISTIC)
+    deterministic=DETERMINISTIC, drive=DRIVE)
 GAN_DIR = RUN_DIR / "gan"
 if SMOKE:
     TRAIN_STEPS, BATCH_SIZE, SAMPLE_EVERY = 12, 16, 1
@@ -106,9 +108,9 @@ if SMOKE:
 # training classes are unequal, and off for the balanced phantoms. On a GPU use `IMAGE_SIZE = 128` and more steps.
 # A condition with too few training images is left out or trained with a warning (notebook 05 explains the thresholds).
 #
-# **Keeping a run in Colab:** runtimes are wiped when they disconnect; mount Google Drive
-# (`from google.colab import drive; drive.mount("/content/drive")`) and set `RUN_DIR = "/content/drive/MyDrive/cxr-gan/run"`:
-# rerunning the training cell then resumes from the last checkpoint there.
+# **Keeping a run in Colab:** runtimes are wiped when they disconnect; `DRIVE = True` mounts Google Drive and keeps
+# `RUN_DIR` there (`MyDrive/cxr-gan-course/`): the training cell resumes from its last checkpoint, and notebook 05
+# with `DRIVE = True` in another runtime finds the run. `TRAIN = False` skips training and uses the shipped generator.
 
 # %%
 from helpers.preprocess import load_dataset
@@ -496,11 +498,19 @@ with strategy.scope():
 print(f"generator {gan.generator.count_params():,} parameters | discriminator {gan.discriminator.count_params():,}")
 
 # %%
+from helpers.generate import load_generator, shipped_generator
 from helpers.training import train
 
-gan = train(data, GAN_DIR, config, gan=gan, steps=TRAIN_STEPS, minutes=TRAIN_MINUTES,
-            sample_every=SAMPLE_EVERY, show_samples=True, verbose=0, progress=True)
-print("trained steps:", int(gan.step.numpy()))
+if TRAIN:
+    gan = train(data, GAN_DIR, config, gan=gan, steps=TRAIN_STEPS, minutes=TRAIN_MINUTES,
+                sample_every=SAMPLE_EVERY, show_samples=True, verbose=0, progress=True)
+    generator, generator_path, trained_steps = gan.ema_generator, GAN_DIR / "generator.keras", int(gan.step.numpy())
+    print("trained steps:", trained_steps)
+else:  # a workshop that skips training: the shipped generator, when one was trained on this kind of data
+    generator_path, message = shipped_generator(SOURCE, IMAGE_SIZE, CLASSES)
+    generator, generator_meta = load_generator(generator_path)
+    trained_steps = int(generator_meta["step"])
+    print(message)
 
 # %% [markdown]
 # ## 4. Reading the logs
@@ -511,28 +521,29 @@ print("trained steps:", int(gan.step.numpy()))
 # 0.5 and 1 instead of sitting at 1, and `aux_fake` falls as the generator learns to draw the conditions.
 
 # %%
-log = pd.read_csv(GAN_DIR / "losses.csv")
-groups = {"realism losses": ["d_loss", "g_loss"], "auxiliary classifier": ["aux_real", "aux_fake"],
-          "discriminator accuracy": ["d_acc_real", "d_acc_fake"]}
-grouped = {col for cols in groups.values() for col in cols}
-groups["other"] = [col for col in log.columns if col != "epoch" and col not in grouped]
-
-
-def moved(col):
+def moved(log, col):
     """Whether a logged column changed over the run (epoch means of a constant differ only by float rounding)."""
     return col in log and len(log) > 1 and float(log[col].max() - log[col].min()) > 1e-4
 
 
-panels = [(title, [col for col in cols if moved(col)]) for title, cols in groups.items()]
-panels = [(title, cols) for title, cols in panels if cols] or [("realism losses", ["d_loss", "g_loss"])]
-fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.8), squeeze=False)
-for ax, (title, cols) in zip(axes[0], panels):
-    for col in cols:
-        ax.plot(log["epoch"] + 1, log[col], marker=".", label=col)
-    ax.set_title(title); ax.set_xlabel("epoch"); ax.legend(fontsize=7)
-fig.tight_layout()
-save_figure(fig, RUN_DIR, "04_losses")
-plt.show()
+if not TRAIN:
+    print("No training in this run (TRAIN = False): no logs to read; set TRAIN = True to train and see them here.")
+else:
+    log = pd.read_csv(GAN_DIR / "losses.csv")
+    groups = {"realism losses": ["d_loss", "g_loss"], "auxiliary classifier": ["aux_real", "aux_fake"],
+              "discriminator accuracy": ["d_acc_real", "d_acc_fake"]}
+    grouped = {col for cols in groups.values() for col in cols}
+    groups["other"] = [col for col in log.columns if col != "epoch" and col not in grouped]
+    panels = [(title, [col for col in cols if moved(log, col)]) for title, cols in groups.items()]
+    panels = [(title, cols) for title, cols in panels if cols] or [("realism losses", ["d_loss", "g_loss"])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.8), squeeze=False)
+    for ax, (title, cols) in zip(axes[0], panels):
+        for col in cols:
+            ax.plot(log["epoch"] + 1, log[col], marker=".", label=col)
+        ax.set_title(title); ax.set_xlabel("epoch"); ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, RUN_DIR, "04_losses")
+    plt.show()
 
 # %% [markdown]
 # ## 5. Does it draw the condition it was asked for? Label fidelity
@@ -577,7 +588,7 @@ print("judge:", judge_origin)
 judge.save(RUN_DIR / "judge_classifier.keras")
 judge_scores = classification_scores(predict_classes(judge, to_model_range(x_test)), y_test, len(CLASSES))
 judge_accuracy = judge_scores["balanced_accuracy"]  # mean over conditions: the commonest one cannot inflate it
-fidelity = label_fidelity(gan.ema_generator, judge, len(CLASSES), per_class=20 if SMOKE else 100, seed=SEED)
+fidelity = label_fidelity(generator, judge, len(CLASSES), per_class=20 if SMOKE else 100, seed=SEED)
 print(f"judge accuracy on real test images: {judge_accuracy:.3f} (mean over conditions; "
       f"{judge_scores['accuracy']:.3f} over all images)")
 gate = judge_gate(judge_scores)  # can it tell the conditions apart in real images? (notebook 05 explains the test)
@@ -611,7 +622,7 @@ from helpers.generate import generate_images
 
 per_class = 20 if SMOKE else 100
 y_gen = np.repeat(np.arange(len(CLASSES)), per_class)
-x_gen = generate_images(gan.ema_generator, y_gen, seed=SEED + 1)
+x_gen = generate_images(generator, y_gen, seed=SEED + 1)
 similarity_gen = ms_ssim_diversity(x_gen, y_gen, len(CLASSES), pairs=50, seed=SEED)
 similarity_real = ms_ssim_diversity(to_model_range(x_test), y_test, len(CLASSES), pairs=50, seed=SEED)
 gap = np.nanmean(similarity_gen) - np.nanmean(similarity_real)
@@ -619,11 +630,11 @@ if gate["measurable"]:
     weakest = int(np.nanargmin(scored))
     mistaken = np.array(fidelity["confusion"][weakest], dtype=float)
     mistaken[weakest] = -1  # the most frequent *wrong* answer
-    print(f"After {int(gan.step.numpy()):,} steps the judge recognises {label_fidelity_value:.0%} of generated "
+    print(f"After {trained_steps:,} steps the judge recognises {label_fidelity_value:.0%} of generated "
           f"images (real test images: {judge_accuracy:.0%}). Weakest condition: {CLASSES[weakest]} "
           f"({scored[weakest]:.0%}); when it is missed, the judge most often sees {CLASSES[int(np.argmax(mistaken))]}.")
 else:
-    print(f"After {int(gan.step.numpy()):,} steps: label fidelity {NOT_MEASURABLE} (it cannot tell the conditions "
+    print(f"After {trained_steps:,} steps: label fidelity {NOT_MEASURABLE} (it cannot tell the conditions "
           "apart in real images), so only the pictures and the variety below speak for the generator.")
 print(f"Within a condition, generated pairs have MS-SSIM {np.nanmean(similarity_gen):.2f} against "
       f"{np.nanmean(similarity_real):.2f} for real pairs: "
@@ -632,8 +643,8 @@ print(f"Within a condition, generated pairs have MS-SSIM {np.nanmean(similarity_
 metrics = {"label_fidelity": label_fidelity_value, "per_class_fidelity": [None if np.isnan(v) else v for v in scored],
            "judge_gate": gate["reason"], "judge_accuracy_real_test": judge_accuracy, "generated_per_class": per_class,
            "ms_ssim_generated": similarity_gen, "ms_ssim_real": similarity_real, "image_size": IMAGE_SIZE,
-           "data_source": SOURCE, "classes": list(CLASSES), "train_steps": int(gan.step.numpy()),
-           "judge": f"notebook 04's judge: {judge_origin}"}
+           "data_source": SOURCE, "classes": list(CLASSES), "train_steps": trained_steps,
+           "judge": f"notebook 04's judge: {judge_origin}", "trained_here": bool(TRAIN)}
 (RUN_DIR / "training_metrics.json").write_text(json.dumps(metrics, indent=1))
 
 # %%
@@ -659,7 +670,9 @@ from matplotlib.image import imread
 
 from helpers.env import project_dir
 
-grids = sorted((GAN_DIR / "samples").glob("step_*.png"))
+grids = sorted((GAN_DIR / "samples").glob("step_*.png")) if TRAIN else []
+if not TRAIN:
+    print("No training in this run (TRAIN = False): no sample grids of its own; the course's run is shown instead.")
 panels = [(f"this run, step {int(path.stem.split('_')[1]):,}", path) for path in dict.fromkeys(grids[:1] + grids[-1:])]
 course_grid = project_dir() / "docs" / "images" / "phantom_samples_quick_course.png"
 if course_grid.is_file():
@@ -713,7 +726,7 @@ import sys
 from helpers.data import load_nih
 
 n_per_class = 5 if SMOKE else 50
-command = [sys.executable, "-m", "helpers.generate", str(GAN_DIR / "generator.keras"),
+command = [sys.executable, "-m", "helpers.generate", str(generator_path),
            "--per-class", str(n_per_class), "--out", str(RUN_DIR / "synthetic"), "--seed", str(SEED)]
 done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 if done.returncode:

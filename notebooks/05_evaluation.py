@@ -24,6 +24,7 @@
 # - test whether synthetic images help a classifier on real test data, against honest controls and over several seeds (an optional study, `UTILITY_STUDY`)
 # - audit memorisation: are generated images closer to training images than unseen real images are?
 # - write `metrics.json` and `report.md` for a run
+# - play a real-or-generated reading game and put a confidence interval on a reader's accuracy
 #
 # **Expected runtime:** about 1 minute on a 2-core CPU at 64 px (the last cell prints this run's time); the optional utility study (`UTILITY_STUDY = True`) adds about 3 minutes. It evaluates the generator notebook 04 wrote into `RUN_DIR`, or the course's shipped one when there is none.
 #
@@ -68,6 +69,7 @@ DATA_DIR = None              # None: the source's default folder; nih and folder
 IMAGE_SIZE = 64
 RUN_DIR = "runs/course"      # where notebook 04 wrote gan/generator.keras and judge_classifier.keras
 GENERATOR = "auto"           # auto: RUN_DIR's generator if notebook 04 made one, else the shipped one | run | pretrained | a path
+DRIVE = False                # in Colab: keep RUN_DIR on Google Drive, shared with notebook 04 opened in another runtime
 SEED = 0
 DETERMINISTIC = True         # same SEED, same machine: a rerun repeats bit for bit (Keras then skips XLA on a GPU)
 SMOKE = False
@@ -80,6 +82,7 @@ UTILITY_STEPS = 600          # optimiser steps (batch 32) per utility classifier
 UTILITY_SIZE = 32            # utility classifiers train at this size (None: IMAGE_SIZE); 32 keeps a CPU run short
 UTILITY_RATIOS = [1.0]       # synthetic images added per real one, one arm each (the full profile: 0.5, 1, 2)
 UTILITY_REAL_PER_CLASS = None  # cap the real training images per condition in the utility study (None: all)
+PLAY = False                 # section 9's reading game: True asks you (input) which films are real; False never waits
 
 # %%
 import time
@@ -94,7 +97,7 @@ from helpers.plots import save_figure
 
 SMOKE, RUN_DIR, DATA_DIR, PHANTOMS_PER_CLASS, SOURCE = notebook_settings(
     DATA_SOURCE, DATA_DIR, IMAGE_SIZE, RUN_DIR, SMOKE, PHANTOMS_PER_CLASS, SEED, return_source=True,
-    deterministic=DETERMINISTIC)
+    deterministic=DETERMINISTIC, drive=DRIVE)
 if SMOKE:
     GENERATED_PER_CLASS, UTILITY_SEEDS, UTILITY_STEPS, UTILITY_RATIOS = 20, 2, 20, [1.0]
 STARTED = time.perf_counter()
@@ -120,54 +123,38 @@ STARTED = time.perf_counter()
 #
 # By default this notebook evaluates the generator and judge that notebook 04 wrote into `RUN_DIR`.
 # Without them (a fresh Colab runtime, or a workshop that skips training) it uses the small 64 px
-# phantom generator and judge that ship with the course (`helpers.generate.pretrained_paths()`),
-# and says so. `GENERATOR` can also name a `generator.keras` file, such as an early checkpoint's.
+# phantom generator and judge that ship with the course (`helpers.generate.pretrained_paths()`), and
+# evaluates them on the data they were trained on, the phantoms, whatever `DATA_SOURCE` chose: a
+# generator scored against another dataset's images would say nothing. The line printed below says
+# which and why. `GENERATOR` can also name a `generator.keras` file, such as an early checkpoint's.
+# In Colab, notebooks 04 and 05 opened from their badges run in separate runtimes: set `DRIVE = True`
+# in both (Google Drive is mounted and `RUN_DIR` kept there) and this notebook finds notebook 04's run.
 
 # %%
 import json
 
 import keras
 
-from helpers.generate import load_generator, pretrained_paths
+from helpers.generate import choose_generator, load_generator
 from helpers.preprocess import load_dataset
 from helpers.verdicts import load_conditions, restrict_conditions
 
-data = load_dataset(SOURCE, DATA_DIR, size=IMAGE_SIZE, seed=SEED, phantom_per_class=PHANTOMS_PER_CLASS)
+chosen = choose_generator(RUN_DIR, SOURCE, IMAGE_SIZE, GENERATOR, data_dir=DATA_DIR, seed=SEED,
+                          phantoms_per_class=PHANTOMS_PER_CLASS, source_was_auto=DATA_SOURCE == "auto", smoke=SMOKE)
+print(chosen.message)
+generator_path, judge_path = chosen.generator, chosen.judge
+ASKED_SOURCE, SOURCE, DATA_DIR = SOURCE, chosen.data_source, chosen.data_kwargs["data_dir"]  # the generator's data
+made_by_04 = RUN_DIR / "training_metrics.json"
+if chosen.kind == "run" and made_by_04.is_file():
+    print("  the judge is", json.loads(made_by_04.read_text()).get("judge", "not recorded by notebook 04"))
+data = load_dataset(SOURCE, size=IMAGE_SIZE, **chosen.data_kwargs)
 CLASSES, NUM_CLASSES = data.classes, len(data.classes)
-run_generator, run_judge = RUN_DIR / "gan" / "generator.keras", RUN_DIR / "judge_classifier.keras"
-choice = GENERATOR if GENERATOR in ("run", "pretrained") else "path"
-if GENERATOR == "auto":
-    choice = "run" if run_generator.is_file() and run_judge.is_file() else "pretrained"
-if choice == "pretrained":
-    shipped = pretrained_paths(IMAGE_SIZE)
-    generator_path, judge_path = shipped["generator"], shipped["judge"]
-    trained_on = json.loads(shipped["info"].read_text())
-    print(f"Evaluating the SHIPPED generator ({trained_on['description']}); notebook 04's output was not found in "
-          f"{RUN_DIR}.")
-    if SOURCE != trained_on["data_source"]:
-        print(f"  Note: it was trained on {trained_on['data_source']} data, not on {SOURCE}: every number below "
-              "compares images of another domain. Run notebook 04 on this data first for a real evaluation.")
-    elif (PHANTOMS_PER_CLASS, SEED) != (trained_on["phantoms_per_class"], trained_on["seed"]):
-        print(f"  Note: it was trained on {trained_on['data_source']} data ({trained_on['phantoms_per_class']} per "
-              f"class, seed {trained_on['seed']}), not on this notebook's data, so the memorisation audit below "
-              "compares it with images it never saw.")
-else:
-    generator_path = run_generator if choice == "run" else Path(GENERATOR)
-    judge_path = run_judge
-    for path in (generator_path, judge_path):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: run notebook 04 with RUN_DIR={str(RUN_DIR)!r} first, or set "
-                                    "GENERATOR = 'pretrained'")
-    print(f"Evaluating {generator_path} (judge: {judge_path}).")
-    made_by_04 = RUN_DIR / "training_metrics.json"
-    if choice == "run" and made_by_04.is_file():
-        print("  the judge is", json.loads(made_by_04.read_text()).get("judge", "not recorded by notebook 04"))
 generator, generator_meta = load_generator(generator_path)
 judge = keras.saving.load_model(judge_path, safe_mode=True)
 if generator_meta["image_size"] != IMAGE_SIZE:
     raise ValueError(f"{generator_path} makes {generator_meta['image_size']} px images but IMAGE_SIZE={IMAGE_SIZE}; "
                      "set IMAGE_SIZE to match")
-screening = load_conditions(RUN_DIR) if choice == "run" else None  # notebook 04's check of the training counts
+screening = load_conditions(RUN_DIR) if chosen.kind == "run" else None  # notebook 04's check of the training counts
 if set(generator_meta["classes"]) < set(CLASSES):  # notebook 04 left conditions out: evaluate the same set
     left_out = [c for c in CLASSES if c not in generator_meta["classes"]]
     print(f"  the generator draws {len(generator_meta['classes'])} of this data's {len(CLASSES)} conditions; left "
@@ -514,6 +501,8 @@ metrics = {
     "data_source": SOURCE, "image_size": IMAGE_SIZE, "classes": list(CLASSES), "seed": SEED, "smoke": SMOKE,
     "setup": {"generator": f"{shown_generator} ({generator_meta['step']} steps, EMA weights)",
               "generated_per_condition": GENERATED_PER_CLASS,
+              **({"data": f"{SOURCE}, the shipped generator's own (DATA_SOURCE chose {ASKED_SOURCE}, for which this "
+                          "run has no generator)"} if SOURCE != ASKED_SOURCE else {}),
               "real_images": f"train {len(y_train)}, val {len(y_val)}, test {len(y_test)} (patient-disjoint where ids are known)"},
     "fidelity": fidelity, "realism": realism_rows, "diversity": diversity,
     **({"utility": utility} if utility is not None else {}),  # the study is optional (UTILITY_STUDY)
@@ -525,6 +514,40 @@ print(f"wrote {json_path} and {report_path}; this notebook ran in {time.perf_cou
 display(Markdown(report_path.read_text()))
 
 # %% [markdown]
+# ## 9. Real or generated? A reading game
+#
+# The numbers above compare feature statistics; people compare films. The grid below mixes real test films with
+# generated ones, three of each per condition, shuffled with `SEED`, each with a number. With `PLAY = True` the
+# next cell asks you, row by row, whether each film is real (`r`) or generated (`g`), scores you overall and per
+# condition with a 95% Wilson interval (chance is 50%), and saves your answers in `RUN_DIR/reading_game/`. In a
+# workshop every reader plays in their own runtime; gather the answers files in one run folder and this cell
+# pools them (`helpers.reading_game.pool`). The share of generated films taken for real is the figure reader
+# studies report: clinicians took StyleGAN2 chest radiographs for real ones 42% of the time (Woodland et al. 2022).
+
+# %%
+from helpers.reading_game import make_game, show_game
+
+game = make_game(x_test, y_test, x_gen, y_gen, CLASSES, per_condition=3, seed=SEED)
+fig = show_game(game)
+save_figure(fig, RUN_DIR, "05_reading_game")
+plt.show()
+
+# %%
+from helpers.reading_game import answer_files, ask, pool, save_answers, score, score_lines
+
+if PLAY:
+    record = ask(game)  # your name, then one line of r/g per row of the grid
+    print(f"your answers: {save_answers(record, RUN_DIR)}")
+    print("\n".join(score_lines(score(record))))
+else:
+    print("PLAY = False, so nobody is asked. To play, set PLAY = True in the parameters cell, run the notebook, look "
+          "at the grid and type r (real) or g (generated) for each film, one line per row.")
+files = answer_files(RUN_DIR)
+if len(files) > int(PLAY):  # answers saved earlier, or by other readers: all of them together
+    print(f"{len(files)} answers file(s) in {RUN_DIR / 'reading_game'}, pooled:")
+    print("\n".join(score_lines(pool(files))))
+
+# %% [markdown]
 # ## Summary
 #
 # - Every metric is a comparison of two sets through one feature extractor; report the extractor, the image size and both sample sizes, and a real-versus-real reference beside it.
@@ -532,6 +555,7 @@ display(Markdown(report_path.read_text()))
 # - MS-SSIM within a condition and recall catch mode collapse, which fidelity and precision miss.
 # - Synthetic data is useful only if it beats both real data alone and a count-matched control, over several seeds; say so when it does not.
 # - The memorisation audit compares generated-to-train distances with test-to-train distances; about 1% under the 1% threshold is what no copying looks like.
+# - A reader's accuracy at telling real films from generated ones is a proportion from a few dozen films: give it with its confidence interval.
 
 # %% [markdown]
 # ## Exercises

@@ -359,7 +359,7 @@ def _plotted_loss_columns(source: str, gan_dir, run_dir) -> dict:
     from helpers.plots import save_figure
 
     plt.close("all")
-    run_cell(source, {"GAN_DIR": gan_dir, "RUN_DIR": run_dir, "pd": pd, "np": np, "plt": plt,
+    run_cell(source, {"GAN_DIR": gan_dir, "RUN_DIR": run_dir, "TRAIN": True, "pd": pd, "np": np, "plt": plt,
                       "save_figure": save_figure})
     lines = [line for number in plt.get_fignums() for ax in plt.figure(number).axes for line in ax.get_lines()]
     plt.close("all")

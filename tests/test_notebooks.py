@@ -2,9 +2,10 @@
 
 Every notebook is executed twice by ``make test``: ``pytest --nbval-lax notebooks`` (each notebook in
 smoke mode, on the phantoms) and the smoke course through the runner (tests/test_course.py). Here,
-besides the static checks, two tests run a few cells of one notebook in the test process: notebook
-04's cells with an edited ``train_step`` (the edit is what trains) and notebook 05's first cells on
-a fresh run folder (the shipped generator is evaluated).
+besides the static checks, a few tests run cells of one notebook in the test process: notebook
+04's cells with an edited ``train_step`` (the edit is what trains) and with ``TRAIN = False`` (the
+shipped generator, no training), and notebook 05's first cells on a fresh run folder (the shipped
+generator is evaluated, on its own data when another was asked for).
 """
 
 import json
@@ -216,3 +217,36 @@ def test_evaluation_without_a_trained_generator_uses_the_shipped_one(tmp_path):
     assert not (run_dir / "gan").exists()
     fidelity = label_fidelity(namespace["generator"], namespace["judge"], namespace["NUM_CLASSES"], per_class=20)
     assert fidelity["fidelity"] > 0.5  # the shipped judge recognises what the shipped generator draws
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_notebook_04_with_train_false_runs_on_the_shipped_generator(tmp_path, _keras_registry):
+    """``TRAIN = False``: no training, the shipped generator, and every later cell still runs (a workshop's path).
+
+    Notebook 04's code cells run in this process, in smoke mode on the phantoms, through section 8's export.
+    """
+    from helpers.generate import pretrained_paths
+
+    run_dir = tmp_path / "run"
+    namespace, printed = _run_until(NB04, {"SMOKE": True, "TRAIN": False, "RUN_DIR": str(run_dir)},
+                                    lambda source: "load_nih(RUN_DIR" in source)
+    said = "".join(printed)
+    assert "TRAIN = False: no training" in said and "No training in this run" in said
+    assert namespace["generator_path"] == pretrained_paths(64)["generator"]
+    assert not (run_dir / "gan" / "losses.csv").exists() and not (run_dir / "gan" / "checkpoints").exists()
+    metrics = json.loads((run_dir / "training_metrics.json").read_text())
+    assert metrics["trained_here"] is False and metrics["train_steps"] == namespace["generator_meta"]["step"] > 0
+    assert (run_dir / "synthetic" / "Data_Entry_2017_v2020.csv").is_file()  # section 8 exported from it
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_evaluation_of_other_data_without_a_generator_switches_to_the_shipped_generators_data(tmp_path):
+    """Notebook 05 asked for ChestMNIST with no generator of its own evaluates the shipped one on its phantoms."""
+    run_dir = tmp_path / "run"
+    namespace, printed = _run_until(NB05, {"SMOKE": True, "DATA_SOURCE": "chestmnist", "RUN_DIR": str(run_dir)},
+                                    lambda source: "load_generator(" in source)
+    assert "not on chestmnist" in printed[-1] and "SHIPPED" in printed[-1]
+    assert namespace["SOURCE"] == "phantom" and namespace["data"].source == "phantom"
+    assert tuple(namespace["CLASSES"]) == tuple(namespace["generator_meta"]["classes"])
