@@ -197,7 +197,7 @@ def nearest_neighbours(queries, reference, chunk: int = 1024) -> tuple[np.ndarra
 
 
 def memorisation_audit(train, test, synthetic, quantile: float = 0.01, synthetic_labels=None,
-                       num_classes: int | None = None) -> dict:
+                       num_classes: int | None = None, test_labels=None) -> dict:
     """Are synthetic images closer to training images than unseen real images are? With a verdict.
 
     ``train``, ``test`` and ``synthetic`` are arrays in one space (pixels or features),
@@ -209,7 +209,10 @@ def memorisation_audit(train, test, synthetic, quantile: float = 0.01, synthetic
     ``test`` holds :func:`helpers.verdicts.copy_test` of all synthetic images against the
     expected rate (the test split's own share under the line, at least ``quantile``); with
     ``synthetic_labels``, ``per_condition`` holds the same test per condition (alpha divided
-    by the number of conditions). ``copies`` is True when any of them says so.
+    by the number of conditions); with ``test_labels`` too, each condition is tested against its
+    own test images' share under the line (at least ``quantile``), since the images of one
+    condition can sit naturally closer to the training set than others (phantoms without a
+    finding look alike). ``copies`` is True when any of them says so.
     """
     from helpers.verdicts import ALPHA, copy_test
 
@@ -228,7 +231,13 @@ def memorisation_audit(train, test, synthetic, quantile: float = 0.01, synthetic
     if synthetic_labels is not None:
         labels = np.asarray(synthetic_labels)
         k = num_classes or int(labels.max()) + 1
-        out["per_condition"] = [copy_test(int(below[labels == c].sum()), int((labels == c).sum()), expected,
+        near_test = d_test < threshold
+        rates = [expected] * k
+        if test_labels is not None:
+            test_labels = np.asarray(test_labels)
+            rates = [max(float(near_test[test_labels == c].mean()), quantile) if (test_labels == c).any()
+                     else expected for c in range(k)]
+        out["per_condition"] = [copy_test(int(below[labels == c].sum()), int((labels == c).sum()), rates[c],
                                           ALPHA / k) if (labels == c).any() else None for c in range(k)]
         out["copies"] = out["copies"] or any(t and t["copies"] for t in out["per_condition"])
     out.update({"synthetic_distances": d_syn, "synthetic_nearest": idx_syn, "test_distances": d_test})

@@ -38,10 +38,11 @@ import numpy as np
 #: images are. Below the smallest count measured, copying is the expected outcome, not a risk.
 MIN_TRAIN_IMAGES = 30
 #: Fewer training images than this (and at least MIN_TRAIN_IMAGES) and a condition trains with a warning
-#: that reaches the report. The phantom course trains its scarcest conditions on this many images
-#: (results/utility_study/phantom-earlier-default.json, ``ceiling_per_scarce_condition``) and stays near the
-#: test rate there (results/course/quick-phantom.json); between the two thresholds nothing was measured.
-WARN_TRAIN_IMAGES = 480
+#: that reaches the report. It sits a little below what the phantom course gives its scarcest conditions
+#: (results/utility_study/phantom-earlier-default.json, ``ceiling_per_scarce_condition``; the patient split moves
+#: each count a little), where the course's generators stay near the test rate (results/course/quick-phantom.json),
+#: so the full phantom course trains without a warning; between the two thresholds nothing was measured.
+WARN_TRAIN_IMAGES = 450
 #: The smoke profile's own thresholds: it trains on about 20 phantoms per condition, which must stay whole,
 #: while a test set with a few images per condition still exercises the drop and the warning.
 SMOKE_MIN_TRAIN_IMAGES = 5

@@ -80,7 +80,7 @@ DRIVE = False                # in Colab: keep RUN_DIR on Google Drive, so notebo
 SMOKE = False
 PHANTOMS_PER_CLASS = 700
 MIN_TRAIN_IMAGES = None      # a condition with fewer training images is left out; None: 30 (smoke mode: 5)
-WARN_TRAIN_IMAGES = None     # fewer than this and it trains with a warning in the report; None: 480 (smoke mode: 15)
+WARN_TRAIN_IMAGES = None     # fewer than this and it trains with a warning in the report; None: 450 (smoke mode: 15)
 KEEP_CONDITIONS = []         # conditions to train even below MIN_TRAIN_IMAGES, e.g. ["Mass"]
 
 # %%

@@ -421,7 +421,7 @@ spaces = {"pixels": (x_train, x_test, x_gen)}
 if gate["measurable"]:  # the judge's features mean something only when it can tell the conditions apart
     judge_features = classifier_extractor(judge)
     spaces["judge features"] = tuple(extract_features(judge_features, x) for x in (x_train, x_test, x_gen))
-audits = {name: memorisation_audit(*arrays, synthetic_labels=y_gen, num_classes=NUM_CLASSES)
+audits = {name: memorisation_audit(*arrays, synthetic_labels=y_gen, num_classes=NUM_CLASSES, test_labels=y_test)
           for name, arrays in spaces.items()}
 copying = {name: [CLASSES[c] for c, t in enumerate(a["per_condition"]) if t and t["copies"]]
            for name, a in audits.items()}
@@ -469,7 +469,7 @@ for condition in [None] + copied:
 # [docs/experiments.md](../docs/experiments.md#thresholds-behind-the-verdicts).
 #
 # - **Too small to learn** (notebook 04, before training). A condition with fewer than `MIN_TRAIN_IMAGES` (30)
-#   training images is left out; one with fewer than `WARN_TRAIN_IMAGES` (480) trains with a warning that
+#   training images is left out; one with fewer than `WARN_TRAIN_IMAGES` (450) trains with a warning that
 #   reaches this report. The lab cut conditions to 30 training images and the GAN returned copies of them many
 #   times more often than chance; on the full phantoms, about 480 images per condition and more, it stayed at
 #   the chance rate. Between the two nothing was measured, so the audit below decides. Smoke mode uses 5 and 15.
@@ -486,8 +486,9 @@ for condition in [None] + copied:
 #   not clearly above chance (mean macro AUROC minus one standard deviation at most 0.6), and "cannot tell"
 #   when it did not run.
 # - **Private**: "copies its training images" when a one-sided exact binomial test finds more generated images
-#   under the 1% line than the test split's own share predicts (alpha 0.01, shared among the conditions for the
-#   per-condition tests) and the share is at least five times that rate.
+#   under the 1% line than the test split's own share predicts (per condition: the share of that condition's own
+#   test images, since some conditions sit naturally close to the training set; alpha 0.01, shared among the
+#   conditions for the per-condition tests) and the share is at least five times that rate.
 
 # %%
 from IPython.display import Markdown, display

@@ -87,41 +87,33 @@ def learnability_data():
     return images[:n_train], labels[:n_train], images[n_train:], labels[n_train:]
 
 
-@pytest.mark.slow
-def test_small_cnn_separates_the_classes(learnability_data):
-    """The findings are learnable: >= 90% held-out accuracy at 64x64 with 700 images per class.
+def test_the_course_judge_recognises_fresh_phantoms(learnability_data):
+    """The findings are learnable: the course's judge names >= 90% of 1,050 phantoms it never saw.
 
-    Width 16 (notebook 04's judge) trains faster than the default 32: measured 0.990 held out in 120 s on a shared
-    2-core CPU. Half the steps (5 epochs, no step floor) left it at chance (0.203): the 800-step floor stays.
+    The judge ships with the package (helpers/resources/pretrained/): the course CNN, trained by
+    ``helpers.classifier.train_classifier`` on 700 phantoms per class of seed 0; these are drawn with seed 11.
+    Training such a CNN from scratch takes about two minutes on a 2-core CPU, so that check is in the lab
+    (``python lab/phantom_separability.py`` -> results/phantoms/); a change to the phantoms that makes a finding
+    unlearnable, or unlike what the judge learned, shows up here as a drop.
     """
-    from helpers.classifier import predict_classes, to_model_range, train_classifier
+    import keras
 
-    x_train, y_train, x_test, y_test = learnability_data
-    model = train_classifier(to_model_range(x_train), y_train, epochs=10, seed=0, width=16)
-    accuracy = float((predict_classes(model, to_model_range(x_test)).argmax(1) == y_test).mean())
-    print(f"CNN held-out accuracy: {accuracy:.3f}")
+    from helpers.classifier import predict_classes, to_model_range
+    from helpers.generate import pretrained_paths
+
+    judge = keras.saving.load_model(pretrained_paths(64)["judge"], safe_mode=True)
+    _, _, x_test, y_test = learnability_data
+    accuracy = float((predict_classes(judge, to_model_range(x_test)).argmax(1) == y_test).mean())
+    print(f"shipped judge on fresh phantoms: accuracy {accuracy:.3f}")
     assert accuracy >= 0.90
 
 
 @pytest.mark.slow
 def test_histograms_do_not_give_the_class_away(learnability_data):
     """The findings are not a brightness code: a 32-bin histogram classifier stays <= 40% (chance 14%)."""
-    import keras
+    from lab.phantom_separability import histogram_accuracy
 
-    x_train, y_train, x_test, y_test = learnability_data
-
-    def hist(x):
-        return np.stack([np.bincount(im.ravel() // 8, minlength=32) for im in x]).astype(np.float32) / x[0].size
-    h_train, h_test = hist(x_train), hist(x_test)
-    mean, std = h_train.mean(0), h_train.std(0) + 1e-6
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(128, activation="relu"),
-                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(len(CLASSES))])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    model.fit((h_train - mean) / std, y_train, epochs=60, batch_size=64, verbose=0)
-    train_acc = model.evaluate((h_train - mean) / std, y_train, verbose=0)[1]
-    accuracy = model.evaluate((h_test - mean) / std, y_test, verbose=0)[1]
+    train_acc, accuracy = histogram_accuracy(*learnability_data)
     print(f"histogram classifier: train {train_acc:.3f}, held-out {accuracy:.3f}")
     assert train_acc > 0.2  # the classifier did fit something: the bound below is not a broken model
     assert accuracy <= 0.40

@@ -108,3 +108,9 @@ def test_record_course_writes_a_result_the_readme_table_renders(tmp_path):
 def test_record_course_names_a_missing_file(tmp_path):
     with pytest.raises(SystemExit, match="course_log.json is missing"):
         record_course.main([str(tmp_path), "--root", str(tmp_path / "results")])
+
+
+def test_readme_is_a_front_door():
+    """The README stays short (issue 23: at most 250 lines); the results history lives in docs/experiments.md."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 250, f"README.md has {len(lines)} lines; move detail to docs/ (at most 250)"

