@@ -16,6 +16,7 @@ is not in the run folder: pass it with ``--wall-seconds`` when you timed it.
 import argparse
 import datetime
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -87,6 +88,9 @@ def course_numbers(run_dir) -> tuple[dict, dict, str]:
             "data_dir": Path(choice["data_dir"]).name if choice.get("data_dir") else None,
             "chosen_because": choice.get("reason"), "image_size": metrics.get("image_size"), "classes": classes,
             "images": metrics.get("setup", {}).get("real_images")}
+    counts = re.match(r"train (\d+), val (\d+), test (\d+)", data["images"] or "")
+    if counts:  # notebook 05 writes "train N, val N, test N (...)"
+        data.update(train_images=int(counts[1]), val_images=int(counts[2]), test_images=int(counts[3]))
     return numbers, data, log.get("profile", "quick")
 
 
