@@ -103,6 +103,7 @@ def main(argv=None) -> int:
                         help="wall time of the whole command, when timed (e.g. /usr/bin/time -v make course)")
     parser.add_argument("--command", default=None, help="the command that made the run (default: reconstructed)")
     parser.add_argument("--notes", default=None)
+    parser.add_argument("--title", default=None, help="heading on docs/experiments.md (default: profile and data)")
     parser.add_argument("--root", default=None, help="results folder (default: the repository's results/)")
     parser.add_argument("--no-result", action="store_true", help="print the numbers, write nothing")
     args = parser.parse_args(argv)
@@ -119,8 +120,10 @@ def main(argv=None) -> int:
     if args.no_result:
         return 0
     name = args.name or slug([f"{profile}-{data['source']}"])
+    on = data["data_dir"] or data["source"]
+    title = args.title or f"{profile.capitalize()} course on {on} (the default at the date)"
     path = write_result("course", name, numbers, seeds=[metrics.get("seed")], data=data, command=command,
-                        notes=args.notes, root=args.root, date=finished.isoformat(timespec="seconds"))
+                        notes=args.notes, root=args.root, date=finished.isoformat(timespec="seconds"), title=title)
     print(f"result written: {path} (render the README's tables with: python tools/render_results.py)")
     return 0
 

@@ -349,8 +349,10 @@ def course_rows(n: dict) -> list[tuple[str, str]]:
             parts.append(f"peak memory {num(t['peak_rss_gb'])} GB")
         rows.append(("time and memory", "; ".join(parts)))
     for key, value in n.items():
-        if key not in ("fidelity", "realism", "variety", "utility", "memorisation", "time"):
+        if key not in ("fidelity", "realism", "variety", "utility", "memorisation", "time", "verdicts"):
             rows.append((key.replace("_", " "), value_text(value, key)))
+    if n.get("verdicts"):  # the report's verdicts come first, as in report.md
+        rows.insert(0, ("verdicts", "; ".join(f"{name} **{verdict}**" for name, verdict in n["verdicts"].items())))
     return rows
 
 
