@@ -71,7 +71,9 @@ Comparisons from early in the course that decided a design, kept because a later
 question again."""),
     "phantoms": ("The phantoms", """\
 The offline data are procedural phantoms. They were designed so that the findings are learnable but not a
-brightness code; the test suite asserts both against thresholds."""),
+brightness code. `lab/phantom_separability.py` trains the course CNN from scratch and a histogram model on fresh
+phantoms; the test suite asserts the histogram bound and that the shipped judge, trained the same way, recognises
+fresh phantoms (tests/test_phantoms.py)."""),
     "train_throughput": ("Training throughput (`lab/train_throughput.py`)", """\
 The course's compiled `train_step` through `model.fit` against a re-implementation of the prototype's
 per-batch loop, on the same batch size and machine, images from memory; medians of interleaved repeats."""),
