@@ -85,9 +85,9 @@ def main() -> None:
     parser.add_argument("--notes", default="", help="added to the result's notes (e.g. how busy the machine was)")
     parser.add_argument("--worker", choices=["off", "on"], help=argparse.SUPPRESS)
     try:
-        from lab.results import add_result_options, slug, write_result
+        from lab.results import add_result_options, save_result, slug
     except ModuleNotFoundError:  # run as a script: lab/ is on sys.path
-        from results import add_result_options, slug, write_result
+        from results import add_result_options, save_result, slug
     add_result_options(parser)
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
@@ -134,17 +134,13 @@ def main() -> None:
              "tf.config.experimental.enable_op_determinism(). The machine was shared with other jobs while this ran, "
              "so rates are lower and noisier than on an idle machine; compare the rows of this run with each other.")
     notes += f" {args.notes}" if args.notes else ""
-    if args.no_result:
-        print("--no-result: no result file written")
-        return
-    name = args.result or slug([f"size={args.size}", f"batch={args.batch}"])
-    path = write_result("determinism", name, numbers, seeds=[0], notes=notes,
-                        data={"source": "phantom", "data_dir": Path(data_dir).name, "image_size": args.size,
-                              "batch": args.batch, "steps": args.steps, "repeats": args.repeats,
-                              "load_average_1min_before": load_before,
-                              "load_average_1min_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
-                        title=f"Op determinism off and on ({args.size} px, batch {args.batch}, the course's pipeline)")
-    print(f"result written: {path} (render the page with: python tools/render_results.py)")
+    name = slug([f"size={args.size}", f"batch={args.batch}"])
+    save_result(args, "determinism", name, numbers, seeds=[0], notes=notes,
+                data={"source": "phantom", "data_dir": Path(data_dir).name, "image_size": args.size,
+                      "batch": args.batch, "steps": args.steps, "repeats": args.repeats,
+                      "load_average_1min_before": load_before,
+                      "load_average_1min_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
+                title=f"Op determinism off and on ({args.size} px, batch {args.batch}, the course's pipeline)")
 
 
 if __name__ == "__main__":

@@ -163,11 +163,14 @@ def add_result_options(parser) -> None:
     parser.add_argument("--no-result", action="store_true", help="dry run: write no result file")
 
 
-def save_result(args, study: str, default_name: str, numbers: dict, *, seeds, data: dict, notes=None):
-    """What a lab script calls last: write the result unless ``--no-result``; print and return the path."""
+def save_result(args, study: str, default_name: str, numbers: dict, *, seeds, data: dict, notes=None, **extra):
+    """What a lab script calls last: write the result unless ``--no-result``; print and return the path.
+
+    ``extra`` (e.g. ``title``) goes into the file as :func:`write_result` writes it.
+    """
     if getattr(args, "no_result", False):
         print("--no-result: no result file written")
         return None
-    path = write_result(study, args.result or default_name, numbers, seeds=seeds, data=data, notes=notes)
+    path = write_result(study, args.result or default_name, numbers, seeds=seeds, data=data, notes=notes, **extra)
     print(f"result written: {path} (render the page with: python tools/render_results.py)")
     return path

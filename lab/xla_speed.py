@@ -86,10 +86,10 @@ def rates_median(rates: dict, precision: str, jit: bool) -> float:
 def main() -> None:
     """Measure plain against XLA steps, count the step's FLOPs, time the machine's rates; write results/xla/."""
     try:
-        from lab.results import add_result_options, slug, write_result
+        from lab.results import add_result_options, save_result, slug
         from lab.train_throughput import ours
     except ModuleNotFoundError:  # run as a script: lab/ is on sys.path
-        from results import add_result_options, slug, write_result
+        from results import add_result_options, save_result, slug
         from train_throughput import ours
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=64)
@@ -140,17 +140,13 @@ def main() -> None:
              "profiler on the plain graph of one train step (a multiply-add counts 2). The machine was shared "
              "with other jobs while this ran, so rates are lower and noisier than on an idle machine; compare "
              "rows of this run with each other.") + (f" {args.notes}" if args.notes else "")
-    if args.no_result:
-        print("--no-result: no result file written")
-        return
-    name = args.result or slug([f"size={args.size}", f"batch={args.batch}", "-".join(args.precision)])
-    path = write_result("xla", name, numbers, seeds=[0], notes=notes,
-                        data={"source": "random arrays in memory", "image_size": args.size, "batch": args.batch,
-                              "steps": args.steps, "repeats": args.repeats, "precisions": args.precision,
-                              "load_average_1min_before": load_before,
-                              "load_average_1min_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
-                        title=f"XLA against the plain graph on this CPU ({args.size} px, batch {args.batch})")
-    print(f"result written: {path} (render the page with: python tools/render_results.py)")
+    name = slug([f"size={args.size}", f"batch={args.batch}", "-".join(args.precision)])
+    save_result(args, "xla", name, numbers, seeds=[0], notes=notes,
+                data={"source": "random arrays in memory", "image_size": args.size, "batch": args.batch,
+                      "steps": args.steps, "repeats": args.repeats, "precisions": args.precision,
+                      "load_average_1min_before": load_before,
+                      "load_average_1min_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
+                title=f"XLA against the plain graph on this CPU ({args.size} px, batch {args.batch})")
 
 
 if __name__ == "__main__":
